@@ -138,7 +138,6 @@ const examples: { [K in MessageKind]: Record<string, unknown> } = {
 describe('codec', () => {
   for (const kind of kinds) {
     it(`round-trips a populated ${kind}`, () => {
-      // biome-ignore lint/suspicious/noExplicitAny: populated from the table above.
       const message = create(MESSAGE_KINDS[kind].schema as any, examples[kind]) as any
       const bytes = encodeMessage(kind, message)
       expect(bytes.length).toBeGreaterThan(0)
@@ -163,7 +162,6 @@ describe('codec', () => {
   })
 
   it('rejects a truncated encoding with a typed error', () => {
-    // biome-ignore lint/suspicious/noExplicitAny: see above.
     const bytes = encodeMessage(
       'INFERENCE_REQUEST',
       create(MESSAGE_KINDS.INFERENCE_REQUEST.schema, examples.INFERENCE_REQUEST as any),

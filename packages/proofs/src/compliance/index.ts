@@ -1,0 +1,6 @@
+export {
+  type ComplianceCase,
+  type ComplianceOutcome,
+  type ComplianceReport,
+  runModeCompliance,
+} from './suite.js'

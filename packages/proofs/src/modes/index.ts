@@ -1,0 +1,19 @@
+/**
+ * Verification modes: the spec interface, the registry, the executor interface and the `merkle` mode.
+ *
+ * @example
+ * import { createModeRegistry, merkleMode } from '@infraxa/proofs/modes'
+ * const registry = createModeRegistry([merkleMode()])
+ * const result = await registry.get(request.verificationMode).verify(input, context)
+ */
+export { type BoundExchange, checkBinding } from './binding.js'
+export type { Executor, TokenLogprob } from './executor.js'
+export { MERKLE_MODE_ID, merkleMode } from './merkle/index.js'
+export { createModeRegistry, type ModeRegistry } from './registry.js'
+export type {
+  VerificationContext,
+  VerificationInput,
+  VerificationMode,
+  VerificationNeed,
+  VerificationResult,
+} from './spec.js'

@@ -1,0 +1,1 @@
+export { MERKLE_MODE_ID, merkleMode } from './mode.js'

@@ -1,0 +1,146 @@
+import { bytesEqual, InfraxaError, openEnvelope } from '@infraxa/protocol'
+import { verifyAuditChallenge } from '../../audit/challenge.js'
+import { compareStep } from '../../audit/compare.js'
+import { MalformedVerificationInputError } from '../../errors.js'
+import { verifyOpenings } from '../../transcript/transcript.js'
+import { checkBinding } from '../binding.js'
+import type { VerificationContext, VerificationInput, VerificationMode, VerificationResult } from '../spec.js'
+
+export const MERKLE_MODE_ID = 'merkle'
+
+const invalid = (reason: string, details?: Record<string, unknown>): VerificationResult =>
+  details === undefined ? { valid: false, reason } : { valid: false, reason, details }
+
+function peerFault(error: unknown): string {
+  if (error instanceof InfraxaError) return error.shortMessage
+  throw error
+}
+
+/**
+ * The `merkle` (audit) mode: checks the signed request/response binding, that the router's challenge
+ * was derived by ECVRF over (job id, root), that the provider's openings hash to the committed root, that
+ * each opened token follows the sampling rule, and that re-executing the model (teacher-forced, through
+ * the context's {@link Executor}) agrees with every opened step within the calibrated tolerance.
+ *
+ * @example
+ * const result = await merkleMode().verify(
+ *   { request, response, challenge, auditProof },
+ *   { executor: engineModel, tolerance: CALIBRATED_TOLERANCE, minAuditSteps: 4 },
+ * )
+ */
+export function merkleMode(): VerificationMode {
+  return {
+    specificationVersion: 'v1',
+    id: MERKLE_MODE_ID,
+    version: '1.0.0',
+    needs: ['challenge', 'auditProof', 'executor', 'tolerance'],
+    verify: verifyMerkle,
+  }
+}
+
+async function verifyMerkle(
+  input: VerificationInput,
+  context: VerificationContext,
+): Promise<VerificationResult> {
+  if (input?.request === undefined || input.response === undefined) {
+    throw new MalformedVerificationInputError(
+      MERKLE_MODE_ID,
+      'input needs the request and response envelopes',
+    )
+  }
+  if (input.challenge === undefined || input.auditProof === undefined) {
+    throw new MalformedVerificationInputError(
+      MERKLE_MODE_ID,
+      'input needs the audit challenge and the audit proof',
+    )
+  }
+  const { executor, tolerance } = context ?? {}
+  if (executor === undefined || tolerance === undefined) {
+    throw new MalformedVerificationInputError(MERKLE_MODE_ID, 'context needs an executor and a tolerance')
+  }
+
+  const bound = checkBinding(input.request, input.response)
+  if (!bound.ok) return invalid(bound.reason)
+  const { request, response, routerKey, providerKey } = bound.exchange
+
+  let challenge: ReturnType<typeof openEnvelope<'AUDIT_CHALLENGE'>>['message']
+  let proof: ReturnType<typeof openEnvelope<'AUDIT_PROOF'>>['message']
+  try {
+    challenge = openEnvelope('AUDIT_CHALLENGE', input.challenge, { signer: routerKey }).message
+  } catch (error) {
+    return invalid(`audit challenge: ${peerFault(error)}`)
+  }
+  try {
+    proof = openEnvelope('AUDIT_PROOF', input.auditProof, { signer: providerKey }).message
+  } catch (error) {
+    return invalid(`audit proof: ${peerFault(error)}`)
+  }
+
+  const { jobId, transcriptRoot: root, stepCount } = response
+  if (!bytesEqual(challenge.jobId, jobId) || !bytesEqual(challenge.transcriptRoot, root)) {
+    return invalid('audit challenge is for another job or root')
+  }
+  const challengeData = {
+    steps: challenge.steps,
+    vrfPublicKey: challenge.vrfPublicKey,
+    vrfOutput: challenge.vrfOutput,
+    vrfProof: challenge.vrfProof,
+  }
+  if (!verifyAuditChallenge(challengeData, { jobId, root, stepCount })) {
+    return invalid('audit challenge steps were not derived from the VRF over (job id, root)')
+  }
+  const required = Math.min(context.minAuditSteps ?? 1, stepCount)
+  if (challenge.steps.length < required) {
+    return invalid(`only ${challenge.steps.length} steps audited, ${required} required`)
+  }
+  if (stepCount === 0) return { valid: true, details: { auditedSteps: 0 } }
+
+  if (
+    !bytesEqual(proof.jobId, jobId) ||
+    !bytesEqual(proof.transcriptRoot, root) ||
+    proof.stepCount !== stepCount
+  ) {
+    return invalid('audit proof is for another job, root or step count')
+  }
+  const opened = proof.openings.map((o) => o.step)
+  if (opened.length !== challenge.steps.length || opened.some((s, i) => s !== challenge.steps[i])) {
+    return invalid('audit proof does not open exactly the challenged steps, in order')
+  }
+  try {
+    if (!verifyOpenings(root, jobId, stepCount, proof, response.commitTopK)) {
+      return invalid('openings do not hash to the committed transcript root')
+    }
+  } catch (error) {
+    return invalid(`openings do not verify against the committed root (${peerFault(error)})`)
+  }
+  for (const opening of proof.openings) {
+    if (opening.token !== response.outputTokens[opening.step]) {
+      return invalid(`step ${opening.step}: opened token differs from the output token`)
+    }
+  }
+
+  if (executor.tokenizePrompt !== undefined) {
+    const expected = await executor.tokenizePrompt(request.messages)
+    const actual = response.promptTokens
+    if (expected.length !== actual.length || expected.some((t, i) => t !== actual[i])) {
+      return invalid('prompt tokens are not the requested messages under the model chat template')
+    }
+  }
+
+  const sampling = { temperature: request.sampling?.temperature ?? 0, seed: request.sampling?.seed ?? 0n }
+  const recomputed = await executor.replay({
+    promptTokens: response.promptTokens,
+    outputTokens: response.outputTokens,
+    positions: challenge.steps,
+    topK: response.commitTopK,
+  })
+  let maxDelta = 0
+  let minOverlap = 1
+  for (let i = 0; i < proof.openings.length; i++) {
+    const verdict = compareStep(proof.openings[i]!, recomputed[i] ?? [], tolerance, sampling)
+    maxDelta = Math.max(maxDelta, verdict.maxDelta)
+    minOverlap = Math.min(minOverlap, verdict.overlap)
+    if (!verdict.ok) return invalid(verdict.reason, { step: proof.openings[i]!.step, maxDelta, minOverlap })
+  }
+  return { valid: true, details: { auditedSteps: challenge.steps.length, maxDelta, minOverlap } }
+}

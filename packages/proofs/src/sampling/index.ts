@@ -1,0 +1,17 @@
+/**
+ * Verifiable sampling: greedy argmax or seeded Gumbel-max over the committed top-k.
+ *
+ * @example
+ * import { createSampler, samplingRuleHolds } from '@infraxa/proofs/sampling'
+ * const choose = createSampler({ temperature: 0.7, seed: 42n }) // pass to engine.generate({ choose })
+ */
+export { samplingKey, uniformNoise } from './prf.js'
+export {
+  createSampler,
+  gumbelScores,
+  MAX_TEMPERATURE,
+  type SamplingParams,
+  SCORE_EPSILON,
+  sampleToken,
+  samplingRuleHolds,
+} from './sample.js'

@@ -1,0 +1,107 @@
+import { InvalidStepError } from '../errors.js'
+import { LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
+import { samplingKey, uniformNoise } from './prf.js'
+
+/** Sampling parameters as fixed by the request. */
+export interface SamplingParams {
+  /** 0 = greedy. */
+  readonly temperature: number
+  readonly seed: bigint
+}
+
+/** Largest accepted temperature. */
+export const MAX_TEMPERATURE = 100
+
+/**
+ * Scores within this distance of the best count as the best when *verifying* a temperature sample:
+ * IEEE-754 doubles are exact here, but `Math.log` may differ in the last bit between runtimes.
+ */
+export const SCORE_EPSILON = 1e-9
+
+function checkParams({ temperature }: SamplingParams): void {
+  if (!Number.isFinite(temperature) || temperature < 0 || temperature > MAX_TEMPERATURE) {
+    throw new InvalidStepError(`temperature ${temperature} (0..${MAX_TEMPERATURE})`)
+  }
+}
+
+/**
+ * Gumbel-max scores of the committed candidates: `q_i / 65536 / T − ln(−ln u_i)`, with `u_i` from
+ * {@link uniformNoise}(seed, step, id). The highest score wins; ties go to the lower id.
+ */
+export function gumbelScores(
+  ids: readonly number[],
+  quantisedLogprobs: readonly number[],
+  { temperature, seed }: SamplingParams,
+  step: number,
+): number[] {
+  const key = samplingKey(seed)
+  return ids.map((id, i) => {
+    const u = uniformNoise(key, step, id)
+    return quantisedLogprobs[i]! / LOGPROB_SCALE / temperature - Math.log(-Math.log(u))
+  })
+}
+
+function argmaxLowestId(ids: readonly number[], scores: readonly number[]): number {
+  let best = 0
+  for (let i = 1; i < ids.length; i++) {
+    if (scores[i]! > scores[best]! || (scores[i] === scores[best] && ids[i]! < ids[best]!)) best = i
+  }
+  return ids[best]!
+}
+
+/**
+ * The sampling rule anyone can recompute from a committed step: with temperature 0 the argmax of the
+ * committed (quantised) log-probs, lowest id on ties; with T > 0 Gumbel-max over the committed top-k.
+ *
+ * @example
+ * const token = sampleToken([5, 9, 2], [-1000, -70000, -90000], { temperature: 0.8, seed: 42n }, 0)
+ */
+export function sampleToken(
+  ids: readonly number[],
+  quantisedLogprobs: readonly number[],
+  params: SamplingParams,
+  step: number,
+): number {
+  checkParams(params)
+  if (ids.length === 0 || ids.length !== quantisedLogprobs.length) {
+    throw new InvalidStepError('sampling needs a non-empty top-k with one log-prob per id')
+  }
+  if (params.temperature === 0) return argmaxLowestId(ids, quantisedLogprobs)
+  return argmaxLowestId(ids, gumbelScores(ids, quantisedLogprobs, params, step))
+}
+
+/**
+ * A `choose(topK, t)` callback for an engine: quantises the distribution exactly as the transcript will
+ * commit it, then applies {@link sampleToken}, so the committed step always satisfies the rule.
+ */
+export function createSampler(
+  params: SamplingParams,
+): (topK: ReadonlyArray<{ id: number; logprob: number }>, t: number) => number {
+  checkParams(params)
+  return (topK, t) =>
+    sampleToken(
+      topK.map((e) => e.id),
+      topK.map((e) => quantiseLogprob(e.logprob)),
+      params,
+      t,
+    )
+}
+
+/** Whether a committed step's token is the one the sampling rule picks from its committed top-k. */
+export function samplingRuleHolds(
+  step: {
+    readonly step: number
+    readonly token: number
+    readonly topIds: readonly number[]
+    readonly topLogprobs: readonly number[]
+  },
+  params: SamplingParams,
+): boolean {
+  checkParams(params)
+  const index = step.topIds.indexOf(step.token)
+  if (index < 0) return false
+  if (params.temperature === 0) return argmaxLowestId(step.topIds, step.topLogprobs) === step.token
+  const scores = gumbelScores(step.topIds, step.topLogprobs, params, step.step)
+  const best = Math.max(...scores)
+  return scores[index]! >= best - SCORE_EPSILON
+}
