@@ -2,7 +2,14 @@
  * @infraxa/proofs benchmarks: `pnpm --filter @infraxa/proofs bench`. Prints medians and ratios measured
  * in this run; no thresholds (targets are read, not asserted).
  */
-import { create, encodeMessage, AuditProofSchema, InferenceResponseSchema, ed25519Signer, signEnvelope } from '@infraxa/protocol'
+import {
+  AuditProofSchema,
+  create,
+  ed25519Signer,
+  encodeMessage,
+  InferenceResponseSchema,
+  signEnvelope,
+} from '@infraxa/protocol'
 import { createAuditChallenge, vrfProve, vrfPublicKey, vrfVerify } from '../src/audit/index.js'
 import { createSampler } from '../src/sampling/index.js'
 import { buildTranscript, openSteps, verifyOpenings } from '../src/transcript/index.js'
@@ -26,7 +33,10 @@ function time(fn: () => void, runs: number): number {
 function steps(n: number, k: number) {
   return Array.from({ length: n }, (_, t) => ({
     token: (t * 31) % 32000,
-    topK: Array.from({ length: k }, (_, i) => ({ id: (t * 31 + i * 977) % 32000, logprob: -0.05 - i * 0.9 - (t % 7) / 10 })),
+    topK: Array.from({ length: k }, (_, i) => ({
+      id: (t * 31 + i * 977) % 32000,
+      logprob: -0.05 - i * 0.9 - (t % 7) / 10,
+    })),
   }))
 }
 
@@ -41,8 +51,16 @@ for (const n of [256, 4096]) {
   const open = time(() => openSteps(t, challenge), 101)
   const proof = openSteps(t, challenge)
   const verify = time(() => verifyOpenings(t.root, jobId, n, proof, 8), 101)
-  rows.push([`build transcript, ${n} steps (k = 8)`, `${build.toFixed(2)} ms`, `${((build * 1000) / n).toFixed(1)} µs/step`])
-  rows.push([`open 4 steps of ${n}`, `${(open * 1000).toFixed(0)} µs`, `${proof.siblings.length} shared siblings`])
+  rows.push([
+    `build transcript, ${n} steps (k = 8)`,
+    `${build.toFixed(2)} ms`,
+    `${((build * 1000) / n).toFixed(1)} µs/step`,
+  ])
+  rows.push([
+    `open 4 steps of ${n}`,
+    `${(open * 1000).toFixed(0)} µs`,
+    `${proof.siblings.length} shared siblings`,
+  ])
   rows.push([`verify 4 openings of ${n}`, `${(verify * 1000).toFixed(0)} µs`, ''])
 }
 
@@ -77,12 +95,22 @@ const proofMessage = create(AuditProofSchema, {
 })
 const signer = ed25519Signer(sk)
 const proofBytes = encodeMessage('AUDIT_PROOF', proofMessage).length
-const proofEnvelopeBytes = encodeMessage('SIGNED_ENVELOPE', signEnvelope('AUDIT_PROOF', proofMessage, signer)).length
+const proofEnvelopeBytes = encodeMessage(
+  'SIGNED_ENVELOPE',
+  signEnvelope('AUDIT_PROOF', proofMessage, signer),
+).length
 // What the commitment adds to a response: root + step count + k fields.
-const withRoot = encodeMessage('INFERENCE_RESPONSE', create(InferenceResponseSchema, { transcriptRoot: t.root, stepCount: T, commitTopK: 8 })).length
+const withRoot = encodeMessage(
+  'INFERENCE_RESPONSE',
+  create(InferenceResponseSchema, { transcriptRoot: t.root, stepCount: T, commitTopK: 8 }),
+).length
 const total = proofEnvelopeBytes + withRoot
 rows.push(['audit proof, c = 4, T = 256, k = 8', `${proofBytes} B`, `${proofEnvelopeBytes} B signed`])
-rows.push(['commitment + signed audit proof per token', `${(total / T).toFixed(2)} B/token`, 'goal ≤ 8 B/token (TOPLOC: 8.06)'])
+rows.push([
+  'commitment + signed audit proof per token',
+  `${(total / T).toFixed(2)} B/token`,
+  'goal ≤ 8 B/token (TOPLOC: 8.06)',
+])
 
 const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(width[i]!)).join('  '))
