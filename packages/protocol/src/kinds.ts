@@ -11,6 +11,7 @@ import {
   TokenChunkSchema,
 } from './gen/infraxa/v1/inference_pb.js'
 import { ReceiptSchema } from './gen/infraxa/v1/receipt_pb.js'
+import { ZkTranscriptProofSchema } from './gen/infraxa/v1/zk_pb.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -41,6 +42,7 @@ export const MESSAGE_KINDS = {
   FRAUD_PROOF: { schema: FraudProofSchema, domain: 'infraxa/v1/fraud-proof', maxBytes: 3 * MiB },
   FRAUD_VERDICT: { schema: FraudVerdictSchema, domain: 'infraxa/v1/fraud-verdict', maxBytes: 8 * KiB },
   CAPABILITY: { schema: CapabilitySchema, domain: 'infraxa/v1/capability', maxBytes: 64 * KiB },
+  ZK_PROOF: { schema: ZkTranscriptProofSchema, domain: 'infraxa/v1/zk-proof', maxBytes: 256 * KiB },
   RECEIPT: { schema: ReceiptSchema, domain: 'infraxa/v1/receipt', maxBytes: 6 * MiB },
   ERROR: { schema: ErrorMessageSchema, domain: undefined, maxBytes: 8 * KiB },
   SIGNED_ENVELOPE: { schema: SignedEnvelopeSchema, domain: undefined, maxBytes: 6 * MiB + 4 * KiB },

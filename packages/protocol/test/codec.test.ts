@@ -117,6 +117,14 @@ const examples: { [K in MessageKind]: Record<string, unknown> } = {
     issuedAtMs: 1n,
     expiresAtMs: 2n,
   },
+  ZK_PROOF: {
+    jobId: new Uint8Array(16),
+    zkRoot: new Uint8Array(32).fill(1),
+    windowSize: 8,
+    stepCount: 12,
+    windows: [{ index: 0, windowRoot: new Uint8Array(32).fill(2), proof: new Uint8Array(256).fill(3) }],
+    vkeyHash: new Uint8Array(32),
+  },
   RECEIPT: {
     jobId: new Uint8Array(16),
     verificationMode: 'merkle',
