@@ -1,0 +1,317 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { InvalidArgumentError, PROTOCOL_IDS } from '@infraxa/protocol'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { type GossipsubOpts, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { PeerInfo, PrivateKey } from '@libp2p/interface'
+import {
+  kadDHT,
+  passthroughMapper,
+  removePrivateAddressesMapper,
+  removePublicAddressesMapper,
+} from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import { waitForDhtPeer } from './dht-readiness.js'
+import { loadOrCreateNodeKey } from './identity.js'
+import { type MdnsOptions, mdnsDiscovery } from './mdns-discovery.js'
+import { ModelAdvertiser } from './model-discovery.js'
+import { type InfraxaLibp2p, InfraxaNode, type NodeServices } from './node.js'
+
+/** Kademlia DHT settings. */
+export interface DhtOptions {
+  /**
+   * DHT protocol id; only nodes using the same one form a DHT.
+   *
+   * @default PROTOCOL_IDS.kad ('/infraxa/kad/1.0.0')
+   */
+  protocol?: string
+  /**
+   * Only query the DHT, never answer queries or store records. Leave `false` on a LAN or in tests, where
+   * libp2p would otherwise wait for a verified public address before serving.
+   *
+   * @default false
+   */
+  clientMode?: boolean
+  /**
+   * Which peer addresses the DHT keeps and hands out. kad-dht's own default drops private and loopback
+   * addresses, which breaks every LAN and loopback deployment.
+   *
+   * @default 'all'
+   */
+  addresses?: 'all' | 'public' | 'private'
+  /**
+   * Interval of the startup self-queries; queries wait for the first one, which kad-dht runs after ~1 s
+   * by default.
+   *
+   * @default 50
+   */
+  initialQuerySelfIntervalMs?: number
+  /**
+   * Hold every DHT query until the node's first self-lookup has finished, as kad-dht does by default
+   * (that walk dials much of the network: ~0.5 s in a 20-node LAN, longer on the internet). When
+   * `false`, `createNode` waits until a bootstrap peer is in the routing table, `advertise` and
+   * `findProviders` wait until the routing table has any peer, and queries then start at once.
+   *
+   * @default false
+   */
+  waitForSelfQuery?: boolean
+  /**
+   * How often advertised models are provided again.
+   *
+   * @default 900_000 (15 minutes)
+   */
+  reprovideIntervalMs?: number
+  /**
+   * Limit of one provide operation.
+   *
+   * @default 30_000
+   */
+  provideTimeoutMs?: number
+  /**
+   * Peers per k-bucket.
+   *
+   * @default 20
+   */
+  kBucketSize?: number
+}
+
+/** Connection and stream limits. */
+export interface ConnectionLimits {
+  /**
+   * Connections kept open before the least valuable are pruned (peers tagged by Infraxa traffic last).
+   *
+   * @default 300
+   */
+  maxConnections?: number
+  /**
+   * Inbound connections still in the Noise/Yamux upgrade at once.
+   *
+   * @default 64
+   */
+  maxIncomingPendingConnections?: number
+  /**
+   * Inbound connections accepted per second from one IP address (libp2p's default of 5 rejects a LAN
+   * or loopback swarm that starts at once).
+   *
+   * @default 50
+   */
+  inboundConnectionsPerHostPerSecond?: number
+  /**
+   * Streams (all protocols) open at once on one connection, each way. Per-protocol limits are set with
+   * `handle` and `request`.
+   *
+   * @default 4096
+   */
+  maxStreamsPerConnection?: number
+  /**
+   * Streams a peer may open on a new connection before the node listens for them (yamux's default of 10
+   * drops a connection that opens a burst of streams).
+   *
+   * @default 1024
+   */
+  maxEarlyStreams?: number
+}
+
+/** Options of {@link createNode}. */
+export interface CreateNodeOptions {
+  /**
+   * Directory of the node's state: its key lives in `node.key` (mode 0600), so the PeerId survives
+   * restarts. Created (mode 0700) if missing. Mutually exclusive with `privateKey`.
+   */
+  dataDir?: string
+  /** The node key (Ed25519), instead of `dataDir`. With neither, a fresh key is generated per run. */
+  privateKey?: PrivateKey
+  /**
+   * Multiaddrs to listen on.
+   *
+   * @default ['/ip4/127.0.0.1/tcp/0'] (loopback only: pass '/ip4/0.0.0.0/tcp/4001' to serve a network)
+   */
+  listen?: string[]
+  /** Multiaddrs to announce instead of the listen addresses (e.g. behind port forwarding). */
+  announce?: string[]
+  /** Multiaddrs (with `/p2p/<peer id>`) dialled at start; they seed the DHT. */
+  bootstrap?: string[]
+  /**
+   * Limit of each bootstrap dial.
+   *
+   * @default 10_000
+   */
+  bootstrapTimeoutMs?: number
+  /**
+   * Called for each bootstrap peer that could not be dialled; the node starts anyway unless it throws
+   * (then the node is stopped and `createNode` rejects with that error).
+   *
+   * @default ignore
+   */
+  onBootstrapError?: (address: string, error: unknown) => void
+  /**
+   * mDNS discovery on the local network; discovered peers are dialled. It sends multicast on every
+   * interface, so it is off unless asked for.
+   *
+   * @default false
+   */
+  mdns?: boolean | MdnsOptions
+  /**
+   * The Kademlia DHT used to advertise and find models.
+   *
+   * @default true
+   */
+  dht?: boolean | DhtOptions
+  /**
+   * Gossipsub (`node.pubsub`).
+   *
+   * @default false
+   */
+  gossipsub?: boolean | Partial<GossipsubOpts>
+  /** Connection and stream limits. */
+  connections?: ConnectionLimits
+  /**
+   * Limit of a dial, and of a protocol negotiation, in milliseconds.
+   *
+   * @default 10_000
+   */
+  dialTimeoutMs?: number
+}
+
+/** Default of {@link CreateNodeOptions.listen}. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+const ADDRESS_MAPPERS = {
+  all: passthroughMapper,
+  public: removePrivateAddressesMapper,
+  private: removePublicAddressesMapper,
+} as const
+
+/**
+ * Creates and starts an Infraxa node: libp2p 3 over TCP with Noise and Yamux, identify, ping, a kad-dht
+ * on `/infraxa/kad/1.0.0` that keeps LAN and loopback addresses, and optionally mDNS (dialling what it
+ * finds) and gossipsub. Bootstrap peers are dialled before it resolves.
+ *
+ * @throws {InvalidKeyFileError} `dataDir` holds a corrupt key (it is never replaced)
+ * @throws {InvalidArgumentError} both `dataDir` and `privateKey`, or a non-Ed25519 key
+ * @example
+ * const node = await createNode({ dataDir: './data', listen: ['/ip4/0.0.0.0/tcp/4001'] })
+ * console.log(node.peerId.toString(), node.multiaddrs.map(String))
+ */
+export async function createNode(options: CreateNodeOptions = {}): Promise<InfraxaNode> {
+  if (options.dataDir !== undefined && options.privateKey !== undefined) {
+    throw new InvalidArgumentError('createNode: pass either dataDir or privateKey, not both')
+  }
+  const privateKey =
+    options.privateKey ??
+    (options.dataDir !== undefined
+      ? await loadOrCreateNodeKey(options.dataDir)
+      : await generateKeyPair('Ed25519'))
+  if (privateKey.type !== 'Ed25519') {
+    throw new InvalidArgumentError(`createNode: the node key must be Ed25519, not ${privateKey.type}`)
+  }
+  const dht = options.dht === false ? undefined : options.dht === true ? {} : (options.dht ?? {})
+  const limits = options.connections ?? {}
+  const streamsPerConnection = limits.maxStreamsPerConnection ?? 4096
+
+  // mDNS only records what it finds; the node dials it once libp2p exists.
+  let started: InfraxaLibp2p | undefined
+  const dialing = new Set<string>()
+  const mdnsOptions = options.mdns === true ? {} : options.mdns === false ? undefined : options.mdns
+  const dialDiscovered = (peer: PeerInfo): void => {
+    const key = peer.id.toString()
+    if (started === undefined || dialing.has(key) || started.getConnections(peer.id).length > 0) return
+    if (peer.multiaddrs.length === 0) return
+    dialing.add(key)
+    started
+      .dial(peer.multiaddrs.map((address) => address.encapsulate(`/p2p/${key}`)))
+      .catch(() => undefined)
+      .finally(() => dialing.delete(key))
+  }
+
+  const services: Record<string, unknown> = { identify: identify(), ping: ping() }
+  if (dht !== undefined) {
+    services.dht = kadDHT({
+      protocol: dht.protocol ?? PROTOCOL_IDS.kad,
+      clientMode: dht.clientMode ?? false,
+      peerInfoMapper: ADDRESS_MAPPERS[dht.addresses ?? 'all'],
+      initialQuerySelfInterval: dht.initialQuerySelfIntervalMs ?? 50,
+      allowQueryWithZeroPeers: dht.waitForSelfQuery !== true,
+      kBucketSize: dht.kBucketSize ?? 20,
+    })
+  }
+  if (options.gossipsub !== undefined && options.gossipsub !== false) {
+    services.pubsub = gossipsub(options.gossipsub === true ? {} : options.gossipsub)
+  }
+
+  const config: Libp2pOptions<NodeServices> = {
+    privateKey,
+    addresses: {
+      listen: options.listen ?? DEFAULT_LISTEN,
+      ...(options.announce !== undefined ? { announce: options.announce } : {}),
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [
+      yamux({
+        maxEarlyStreams: limits.maxEarlyStreams ?? 1024,
+        maxInboundStreams: streamsPerConnection,
+        maxOutboundStreams: streamsPerConnection,
+        // A paused stream may still receive one window; keep that below the 4 MiB read buffer limit.
+        streamOptions: { maxStreamWindowSize: 2 * 1024 * 1024 },
+      }),
+    ],
+    peerDiscovery:
+      mdnsOptions === undefined
+        ? []
+        : [mdnsDiscovery(mdnsOptions, mdnsOptions.autoDial === false ? () => undefined : dialDiscovered)],
+    connectionManager: {
+      maxConnections: limits.maxConnections ?? 300,
+      maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? 64,
+      inboundConnectionThreshold: limits.inboundConnectionsPerHostPerSecond ?? 50,
+      dialTimeout: options.dialTimeoutMs ?? 10_000,
+    },
+    services: services as ServiceFactoryMap<NodeServices>,
+  }
+  const libp2p = await createLibp2p<NodeServices>(config)
+  started = libp2p
+
+  const kad = libp2p.services.dht
+  const advertiser =
+    dht === undefined || kad === undefined
+      ? undefined
+      : new ModelAdvertiser(libp2p, {
+          dht: kad,
+          reprovideIntervalMs: dht.reprovideIntervalMs ?? 900_000,
+          provideTimeoutMs: dht.provideTimeoutMs ?? 30_000,
+        })
+  const node = new InfraxaNode({
+    libp2p,
+    privateKey,
+    advertiser,
+    dialTimeoutMs: options.dialTimeoutMs ?? 10_000,
+  })
+
+  const bootstrapTimeoutMs = options.bootstrapTimeoutMs ?? 10_000
+  try {
+    let connected = 0
+    await Promise.all(
+      (options.bootstrap ?? []).map(async (address) => {
+        try {
+          const connection = await node.connect(address, { timeoutMs: bootstrapTimeoutMs })
+          await node.tagPeer(connection.remotePeer)
+          connected++
+        } catch (error) {
+          options.onBootstrapError?.(address, error)
+        }
+      }),
+    )
+    // Queries do not wait for the self-lookup: let the bootstrap peers reach the routing table first.
+    if (kad !== undefined && dht?.waitForSelfQuery !== true && connected > 0) {
+      await waitForDhtPeer(kad, bootstrapTimeoutMs)
+    }
+  } catch (error) {
+    // Only onBootstrapError throws here: it asked to give up.
+    await node.stop()
+    throw error
+  }
+  return node
+}

@@ -1,0 +1,43 @@
+import type { KadDHT } from '@libp2p/kad-dht'
+
+/** The part of kad-dht's (untyped) routing table this module reads. */
+interface RoutingTableView {
+  size: number
+  addEventListener(type: 'peer:add', listener: () => void): void
+  removeEventListener(type: 'peer:add', listener: () => void): void
+}
+
+function routingTableOf(dht: KadDHT): RoutingTableView | undefined {
+  const table = (dht as unknown as { routingTable?: Partial<RoutingTableView> }).routingTable
+  if (typeof table?.size !== 'number' || typeof table.addEventListener !== 'function') return undefined
+  return table as RoutingTableView
+}
+
+/**
+ * Resolves once the DHT's routing table holds a peer; `false` when `timeoutMs` passed or `signal` fired
+ * first. Queries on an empty routing table find nothing, so discovery calls wait here first. kad-dht 16
+ * exposes no public hook for this, so it reads its `routingTable` (and answers `true` at once where a
+ * future version no longer has one).
+ */
+export async function waitForDhtPeer(
+  dht: KadDHT,
+  timeoutMs: number = Number.POSITIVE_INFINITY,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const table = routingTableOf(dht)
+  if (table === undefined || table.size > 0) return true
+  if (signal?.aborted) return false
+  const { promise, resolve } = Promise.withResolvers<boolean>()
+  const onAdd = (): void => resolve(true)
+  const onAbort = (): void => resolve(false)
+  const timer = Number.isFinite(timeoutMs) ? setTimeout(onAbort, timeoutMs) : undefined
+  table.addEventListener('peer:add', onAdd)
+  signal?.addEventListener('abort', onAbort)
+  try {
+    return await promise
+  } finally {
+    clearTimeout(timer)
+    table.removeEventListener('peer:add', onAdd)
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
