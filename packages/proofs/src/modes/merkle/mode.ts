@@ -119,21 +119,19 @@ async function verifyMerkle(
     }
   }
 
-  if (executor.tokenizePrompt !== undefined) {
-    const expected = await executor.tokenizePrompt(request.messages)
-    const actual = response.promptTokens
-    if (expected.length !== actual.length || expected.some((t, i) => t !== actual[i])) {
-      return invalid('prompt tokens are not the requested messages under the model chat template')
-    }
-  }
-
   const sampling = { temperature: request.sampling?.temperature ?? 0, seed: request.sampling?.seed ?? 0n }
-  const recomputed = await executor.replay({
-    promptTokens: response.promptTokens,
-    outputTokens: response.outputTokens,
-    positions: challenge.steps,
-    topK: response.commitTopK,
-  })
+  let recomputed: Awaited<ReturnType<typeof executor.replay>>
+  try {
+    recomputed = await executor.replay({
+      promptTokens: response.promptTokens,
+      outputTokens: response.outputTokens,
+      positions: challenge.steps,
+      topK: response.commitTopK,
+    })
+  } catch (error) {
+    // Token ids outside the vocabulary, a transcript longer than the context: the provider's doing.
+    return invalid(`re-execution rejected the transcript: ${peerFault(error)}`)
+  }
   let maxDelta = 0
   let minOverlap = 1
   for (let i = 0; i < proof.openings.length; i++) {
@@ -142,5 +140,15 @@ async function verifyMerkle(
     minOverlap = Math.min(minOverlap, verdict.overlap)
     if (!verdict.ok) return invalid(verdict.reason, { step: proof.openings[i]!.step, maxDelta, minOverlap })
   }
+  // After re-execution, so a substituted model is reported by what diverged; still catches a tampered
+  // prompt that the real model was run on.
+  if (executor.tokenizePrompt !== undefined) {
+    const expected = await executor.tokenizePrompt(request.messages)
+    const actual = response.promptTokens
+    if (expected.length !== actual.length || expected.some((t, i) => t !== actual[i])) {
+      return invalid('prompt tokens are not the requested messages under the model chat template')
+    }
+  }
+
   return { valid: true, details: { auditedSteps: challenge.steps.length, maxDelta, minOverlap } }
 }
