@@ -159,6 +159,17 @@ describe('merkle mode', () => {
     expect(caught / jobs).toBeLessThan(expected + 0.15)
   })
 
+  it('a transcript the executor refuses to replay (typed error) is invalid, not a crash', async () => {
+    const { input } = makeExchange({ model })
+    const refusing = {
+      async replay(): Promise<never> {
+        throw new InvalidStepError('token id 999999 outside the vocabulary')
+      },
+    }
+    const r = await merkleMode().verify(input, { ...context, executor: refusing })
+    expect(r).toMatchObject({ valid: false, reason: expect.stringMatching(/re-execution rejected/) })
+  })
+
   it('a response signed by a key other than the addressed provider is invalid', async () => {
     const { input } = makeExchange({ model })
     const response = create(InferenceResponseSchema, {})
