@@ -4,6 +4,7 @@ import { catchProbability } from '../src/audit/index.js'
 import { type ComplianceCase, runModeCompliance } from '../src/compliance/index.js'
 import {
   DuplicateVerificationModeError,
+  InvalidStepError,
   MalformedVerificationInputError,
   UnknownVerificationModeError,
 } from '../src/errors.js'
