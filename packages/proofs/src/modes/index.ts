@@ -8,6 +8,14 @@
  */
 export { type BoundExchange, checkBinding } from './binding.js'
 export type { Executor, TokenLogprob } from './executor.js'
+export {
+  adjudicateFraudProof,
+  createFraudProof,
+  FRAUD_PROOF_MODE_ID,
+  type FraudRuling,
+  fraudProofConcerns,
+  fraudProofMode,
+} from './fraud/index.js'
 export { MERKLE_MODE_ID, merkleMode } from './merkle/index.js'
 export { createModeRegistry, type ModeRegistry } from './registry.js'
 export type {
