@@ -78,7 +78,7 @@ describe('fraud_proof mode (optimistic)', () => {
       { name: 'no fraud proof yet (pending)', input: honestExchange.input, context },
       {
         name: 'false accusation',
-        input: { ...honestExchange.input, modeProof: encodeEnvelope(accuse(honestExchange, 6)) },
+        input: { ...accused.input, modeProof: encodeEnvelope(accuse(accused, 6)) },
         context,
       },
       {

@@ -144,6 +144,18 @@ export async function adjudicateFraudProof(
       providerKey,
     )
   }
+  if (context.executor.tokenizePrompt !== undefined) {
+    const expected = await context.executor.tokenizePrompt(request.messages)
+    const actual = response.promptTokens
+    if (expected.length !== actual.length || expected.some((t, i) => t !== actual[i])) {
+      return ruling(
+        true,
+        'the provider evaluated another prompt than the request (prompt tampering)',
+        response.jobId,
+        providerKey,
+      )
+    }
+  }
   let recomputed: TokenLogprob[][]
   try {
     recomputed = await context.executor.replay({
