@@ -1,0 +1,33 @@
+/** Bounds within which a replayed distribution counts as the same computation as the committed one. */
+export interface DistributionTolerance {
+  /** Largest allowed |Δ log-prob| (nats) over the ids both top-k lists share. */
+  maxLogprobDelta: number
+  /** Smallest allowed fraction (0..1) of the committed top-k ids that the replay also ranks in its top-k. */
+  minTopKOverlap: number
+}
+
+/**
+ * Default tolerance for `@infraxa/proofs`' `compareStep`, from `pnpm --filter @infraxa/engine calibrate`
+ * (docs/calibration.md). Assumes the verifier replays with the provider's `EngineInfo`: the same
+ * engineVersion, backend, build, batchSize (32), flashAttention (on) and kvCacheType (f16); thread count and
+ * context size do not matter. Then Q8_0 replays are bit-exact and F32 replays drift at most 0.012 (measured),
+ * while the same weights in another quantisation (F32 vs Q8_0) differ by 0.08 typically and different models
+ * share almost no top-k ids.
+ */
+export const CALIBRATED_TOLERANCE: Readonly<DistributionTolerance> = Object.freeze({
+  maxLogprobDelta: 0.03,
+  minTopKOverlap: 0.75,
+})
+
+/**
+ * Tolerance for a verifier that cannot match the provider's build or settings (another CPU build,
+ * batchSize ≥ 64 for a faster replay, no flash attention): honest Q8_0 replays then differ by up to 0.17
+ * in log-prob (measured on CPU builds), as much as F32 vs Q8_0 of the same weights, so this tolerance only
+ * catches a different model (by top-k overlap), not another quantisation of the same weights.
+ * `maxLogprobDelta` also covers the ~0.7 reported between GPUs and CPUs on flat distributions (not
+ * measured here: no GPU build is installed).
+ */
+export const CROSS_BUILD_TOLERANCE: Readonly<DistributionTolerance> = Object.freeze({
+  maxLogprobDelta: 1,
+  minTopKOverlap: 0.5,
+})

@@ -1,0 +1,39 @@
+export {
+  CALIBRATED_TOLERANCE,
+  CROSS_BUILD_TOLERANCE,
+  type DistributionTolerance,
+} from './calibrated-tolerance.js'
+export { type DistributionDistance, distributionDistance } from './distribution-distance.js'
+export type { EngineInfo } from './engine-info.js'
+export {
+  DEFAULT_MAX_TOKENS,
+  DEFAULT_TOP_K,
+  EngineModel,
+  type GenerateOptions,
+  type GenerationPrompt,
+} from './engine-model.js'
+export * from './errors.js'
+export {
+  type FinishReason,
+  Generation,
+  type GenerationResult,
+  type GenerationTimings,
+} from './generation.js'
+export { type ChooseToken, chooseGreedy, type GenerationStep } from './generation-step.js'
+export type { GgufSummary } from './gguf-inspection.js'
+export type { GpuBackend } from './llama-runtime.js'
+export { type LoadModelOptions, loadModel, type ModelLocation } from './load-model.js'
+export { type ModelIdentity, modelIdentity, sha256File } from './model-identity.js'
+export type { DownloadOptions, LoadProgress } from './model-source.js'
+export { PINNED_NUMERIC_SETTINGS } from './numeric-settings.js'
+export { type ChatMessage, plainPromptText } from './prompt-template.js'
+export type { ReplayRequest } from './replay-positions.js'
+export {
+  BENCH_TEST_MODEL_CONFIG,
+  type TestModelConfig,
+  type TestModelSummary,
+  TINY_TEST_MODEL_CONFIG,
+  testModelBytes,
+  writeTestModel,
+} from './test-model/write-test-model.js'
+export { compareTokenLogprobs, MIN_LOGPROB, type TokenLogprob } from './top-k.js'

@@ -1,0 +1,117 @@
+import { InvalidArgumentError } from '@infraxa/protocol'
+import type { LlamaContext, LlamaModel } from 'node-llama-cpp'
+import { describeEngine } from './engine-info.js'
+import { EngineModel } from './engine-model.js'
+import { InvalidModelFileError, ModelLoadError } from './errors.js'
+import { inspectGgufFile } from './gguf-inspection.js'
+import { acquireLlama, type GpuBackend, releaseLlama } from './llama-runtime.js'
+import { type DownloadOptions, type LoadProgress, resolveRemoteModel } from './model-source.js'
+import { PINNED_NUMERIC_SETTINGS } from './numeric-settings.js'
+
+/** Where the model comes from: a local GGUF path, or a remote URI (`hf:<user>/<repo>/<file>.gguf`). */
+export type ModelLocation = { path: string; uri?: never } | { uri: string; path?: never }
+
+/** Options of {@link loadModel}. */
+export type LoadModelOptions = ModelLocation & {
+  /** Exact number of CPU threads for evaluation (required: it can change numerics and is recorded). */
+  threads: number
+  /** `false` (default) for CPU; a GPU backend needs its prebuilt binary installed (never built). */
+  gpu?: GpuBackend
+  /** Context window in tokens; default the model's training context, at most 4096. */
+  contextSize?: number
+  /**
+   * Tokens per batch. Leave the pinned default: replays only agree with generation when provider and
+   * verifier use the same value (see PINNED_NUMERIC_SETTINGS). Exposed for calibration and benchmarks.
+   */
+  batchSize?: number
+  /** Flash attention; leave the pinned default (`true`) for the same reason. */
+  flashAttention?: boolean
+  /** Called with download progress (hf: models) and load progress (0..1), e.g. for a CLI progress bar. */
+  onProgress?: (progress: LoadProgress) => void
+  /** Cache directory and timeouts for hf: downloads. */
+  download?: Omit<DownloadOptions, 'onProgress' | 'signal'>
+  signal?: AbortSignal
+}
+
+const DEFAULT_MAX_CONTEXT = 4096
+
+function firstLine(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error)
+}
+
+function checkOptions(options: LoadModelOptions): void {
+  if ((options.path == null) === (options.uri == null)) {
+    throw new InvalidArgumentError('loadModel needs exactly one of path or uri')
+  }
+  if (!Number.isInteger(options.threads) || options.threads < 1) {
+    throw new InvalidArgumentError(`threads must be a positive integer, got ${options.threads}`)
+  }
+  for (const key of ['contextSize', 'batchSize'] as const) {
+    const value = options[key]
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new InvalidArgumentError(`${key} must be a positive integer, got ${value}`)
+    }
+  }
+}
+
+/**
+ * Loads a GGUF model for generation and replay: checks the file (typed errors for a missing, corrupt or
+ * truncated file before llama.cpp sees it), loads it with the prebuilt llama.cpp (never downloaded or
+ * built), and creates one context with the pinned numeric settings and exactly `threads` threads.
+ * An `hf:` URI is downloaded (and cached) first; offline it fails within seconds with `ModelDownloadError`.
+ *
+ * @example
+ * await using model = await loadModel({ path: 'stories260K.gguf', threads: 2 })
+ * console.log(model.engineInfo)
+ */
+export async function loadModel(options: LoadModelOptions): Promise<EngineModel> {
+  checkOptions(options)
+  const path =
+    options.path ??
+    (await resolveRemoteModel(options.uri!, {
+      ...options.download,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    }))
+  const inspection = await inspectGgufFile(path)
+  const gpu = options.gpu ?? false
+  const llama = await acquireLlama(gpu)
+  let model: LlamaModel | undefined
+  let context: LlamaContext | undefined
+  try {
+    try {
+      model = await llama.loadModel({
+        modelPath: path,
+        gpuLayers: gpu === false ? 0 : 'max',
+        ...(options.onProgress
+          ? { onLoadProgress: (fraction: number) => options.onProgress?.({ phase: 'load', fraction }) }
+          : {}),
+        ...(options.signal ? { loadSignal: options.signal } : {}),
+      })
+    } catch (cause) {
+      throw new InvalidModelFileError(path, `llama.cpp rejected it: ${firstLine(cause)}`, { cause })
+    }
+    const flashAttention =
+      (options.flashAttention ?? PINNED_NUMERIC_SETTINGS.flashAttention) && model.flashAttentionSupported
+    const trainContext = model.trainContextSize || DEFAULT_MAX_CONTEXT
+    try {
+      context = await model.createContext({
+        contextSize: options.contextSize ?? Math.min(trainContext, DEFAULT_MAX_CONTEXT),
+        batchSize: options.batchSize ?? PINNED_NUMERIC_SETTINGS.batchSize,
+        threads: options.threads,
+        flashAttention,
+        sequences: 1,
+        failedCreationRemedy: false,
+      })
+    } catch (cause) {
+      throw new ModelLoadError(path, `cannot create a context: ${firstLine(cause)}`, { cause })
+    }
+    const engineInfo = await describeEngine(llama, context, { flashAttention, threads: options.threads })
+    return new EngineModel({ path, gpu, llama, model, context, summary: inspection.summary, engineInfo })
+  } catch (error) {
+    await context?.dispose().catch(() => {})
+    await model?.dispose().catch(() => {})
+    await releaseLlama(gpu)
+    throw error
+  }
+}
