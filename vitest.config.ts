@@ -8,6 +8,10 @@ const root = fileURLToPath(new URL('.', import.meta.url))
 // `@infraxa/<pkg>` and `@infraxa/<pkg>/<subpath>` resolve to `packages/<pkg>/src`.
 const alias = [
   {
+    find: /^@infraxa\/(provider|router|cli)$/,
+    replacement: resolve(root, 'apps/$1/src/index.ts'),
+  },
+  {
     find: /^@infraxa\/([a-z0-9-]+)$/,
     replacement: resolve(root, 'packages/$1/src/index.ts'),
   },

@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util'
+import { InfraxaError } from '@infraxa/protocol'
+import { ask } from './client.js'
+
+const HELP = `infraxa — ask an Infraxa router for a verified answer
+
+Usage: infraxa --prompt "What is 2+2?" --model <name|hash> [options]
+
+Options:
+  --router <url>          router HTTP address (default http://127.0.0.1:8080, env INFRAXA_ROUTER)
+  --model <name|hash>     model name or sha256 hash (see GET /v1/models)
+  --prompt <text>         the user message
+  --system <text>         an optional system message
+  --verification <mode>   merkle | fraud_proof | zk_snark (default merkle)
+  --max-tokens <n>        default 64
+  --temperature <t>       default 0 (greedy)
+  --seed <n>              sampling seed (default 0)
+  --stream                print tokens as they arrive
+  --json                  print the whole answer and receipt as JSON
+  -h, --help              this help
+`
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: {
+        router: { type: 'string' },
+        model: { type: 'string' },
+        prompt: { type: 'string' },
+        system: { type: 'string' },
+        verification: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        temperature: { type: 'string' },
+        seed: { type: 'string' },
+        stream: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    process.stderr.write(`infraxa: ${(error as Error).message}\n\n${HELP}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  if (typeof values.prompt !== 'string' || typeof values.model !== 'string') {
+    process.stderr.write(`infraxa: --prompt and --model are required\n\n${HELP}`)
+    return 2
+  }
+  const number = (name: string, fallback: number) => {
+    const raw = values[name]
+    if (raw === undefined) return fallback
+    const n = Number(raw)
+    if (!Number.isFinite(n))
+      throw new InfraxaError('ERR_BAD_ARGUMENT', `--${name} must be a number, got "${raw}"`)
+    return n
+  }
+  try {
+    const stream = values.stream === true && values.json !== true
+    const answer = await ask({
+      router: (values.router as string | undefined) ?? process.env.INFRAXA_ROUTER ?? 'http://127.0.0.1:8080',
+      model: values.model,
+      prompt: values.prompt,
+      ...(typeof values.system === 'string' && { system: values.system }),
+      verification: (values.verification as string | undefined) ?? 'merkle',
+      maxTokens: number('max-tokens', 64),
+      temperature: number('temperature', 0),
+      seed: number('seed', 0),
+      stream,
+      ...(stream && { onText: (t: string) => process.stdout.write(t) }),
+    })
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
+    } else {
+      if (!stream) process.stdout.write(answer.text)
+      const r = answer.receipt as {
+        receipt_id?: string
+        verdict?: string
+        reason?: string
+        verification?: string
+        provider?: string
+        model_hash?: string
+        audited_steps?: number
+        attempts?: number
+        timings_ms?: Record<string, number>
+      }
+      const timings = Object.entries(r.timings_ms ?? {})
+        .map(([k, v]) => `${k} ${v} ms`)
+        .join(', ')
+      process.stdout.write(
+        `\n\n— receipt ${r.receipt_id}\n  verdict:   ${r.verdict}${r.reason ? ` (${r.reason})` : ''} [${r.verification}]\n` +
+          `  provider:  ${r.provider}\n  model:     ${r.model_hash}\n  audited:   ${r.audited_steps} steps\n` +
+          `  attempts:  ${r.attempts}\n  timings:   ${timings}\n`,
+      )
+    }
+    return (answer.receipt as { verdict?: string }).verdict === 'failed' ? 1 : 0
+  } catch (error) {
+    process.stderr.write(`infraxa: ${error instanceof InfraxaError ? error.message : String(error)}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util'
+import { InfraxaError } from '@infraxa/protocol'
+import { createProvider, type ModelSource } from './provider.js'
+
+const HELP = `infraxa-provider — serve LLM inference on the Infraxa network
+
+Usage: infraxa-provider --model <gguf path | hf: uri> [--model …] [options]
+
+Options:
+  --model <path|hf:uri>   a model to serve (repeatable)
+  --listen <multiaddr>    listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
+  --port <n>              shorthand for --listen /ip4/0.0.0.0/tcp/<n>
+  --bootstrap <multiaddr> bootstrap peer (repeatable; give several against eclipse attacks)
+  --data-dir <dir>        node key and transcript store (default ./infraxa-provider)
+  --threads <n>           CPU threads per model (default 2)
+  --gpu <auto|cpu|cuda|vulkan|metal>  backend (default cpu)
+  --stake <n>             stake advertised in the capability record (default 0)
+  --mdns                  discover peers on the LAN
+  -h, --help              this help
+`
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | string[] | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string', multiple: true },
+        listen: { type: 'string', multiple: true },
+        port: { type: 'string' },
+        bootstrap: { type: 'string', multiple: true },
+        'data-dir': { type: 'string' },
+        threads: { type: 'string' },
+        gpu: { type: 'string' },
+        stake: { type: 'string' },
+        mdns: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    process.stderr.write(`infraxa-provider: ${(error as Error).message}\n\n${HELP}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const models = (values.model as string[] | undefined) ?? []
+  if (models.length === 0) {
+    process.stderr.write(`infraxa-provider: give at least one --model\n\n${HELP}`)
+    return 2
+  }
+  const threads = Number(values.threads ?? 2)
+  if (!Number.isInteger(threads) || threads < 1) {
+    process.stderr.write('infraxa-provider: --threads must be a positive integer\n')
+    return 2
+  }
+  const gpuFlag = (values.gpu as string | undefined) ?? 'cpu'
+  if (!['auto', 'cpu', 'cuda', 'vulkan', 'metal'].includes(gpuFlag)) {
+    process.stderr.write(`infraxa-provider: unknown --gpu "${gpuFlag}"\n`)
+    return 2
+  }
+  const listen =
+    (values.listen as string[] | undefined) ?? (values.port ? [`/ip4/0.0.0.0/tcp/${values.port}`] : undefined)
+  try {
+    const provider = await createProvider({
+      models: models.map((m): ModelSource => (m.startsWith('hf:') ? { uri: m } : { path: m })),
+      dataDir: (values['data-dir'] as string | undefined) ?? './infraxa-provider',
+      ...(listen && { listen }),
+      ...(values.bootstrap !== undefined && { bootstrap: values.bootstrap as string[] }),
+      mdns: values.mdns === true,
+      threads,
+      gpu: gpuFlag === 'cpu' ? false : (gpuFlag as 'auto'),
+      stake: BigInt((values.stake as string | undefined) ?? 0),
+      onProgress: (model, p) => {
+        const line =
+          p.phase === 'load'
+            ? `loading ${model}: ${Math.round(p.fraction * 100)}%`
+            : `downloading ${model}: ${(p.downloadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`
+        process.stderr.write(`\r${line}`)
+      },
+    })
+    process.stderr.write('\n')
+    for (const m of provider.models) process.stdout.write(`serving ${m.name} (${m.hashHex})\n`)
+    for (const a of provider.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    await provider.stop()
+    return 0
+  } catch (error) {
+    process.stderr.write(
+      `infraxa-provider: ${error instanceof InfraxaError ? error.message : String(error)}\n`,
+    )
+    return 1
+  }
+}

@@ -1,0 +1,10 @@
+export { main } from './cli.js'
+export * from './errors.js'
+export {
+  createProvider,
+  type ModelSource,
+  type Provider,
+  type ProviderLimits,
+  type ProviderOptions,
+} from './provider.js'
+export { type StoredJob, TranscriptStore } from './transcript-store.js'

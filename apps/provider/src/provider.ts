@@ -1,0 +1,390 @@
+import { mkdirSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
+import { createNode, type FramedStream, type InfraxaNode } from '@infraxa/p2p'
+import { createSampler } from '@infraxa/proofs/sampling'
+import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
+import {
+  AuditProofSchema,
+  bytesEqual,
+  type Capability,
+  CapabilitySchema,
+  create,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeMessage,
+  InferenceFrameSchema,
+  InferenceResponseSchema,
+  InvalidArgumentError,
+  openEnvelope,
+  PROTOCOL_IDS,
+  promptTokenHash,
+  requestHash,
+  signEnvelope,
+  TokenChunkSchema,
+} from '@infraxa/protocol'
+import {
+  BadChallengeError,
+  BusyError,
+  DeadlineExceededError,
+  DuplicateJobError,
+  LimitExceededError,
+  UnknownJobError,
+  UnknownModelError,
+  UnsupportedModeError,
+  WrongProviderError,
+} from './errors.js'
+import { TranscriptStore } from './transcript-store.js'
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+
+/** A model to serve: a GGUF path or `hf:` URI to load, or an already loaded engine model. */
+export type ModelSource =
+  | { path: string; name?: string }
+  | { uri: string; name?: string }
+  | { engine: EngineModel; name?: string }
+
+/** What a provider may be asked, at most. Published in its capability record. */
+export interface ProviderLimits {
+  /** @default 2048 */
+  maxPromptTokens?: number
+  /** @default 512 */
+  maxOutputTokens?: number
+  /** @default 16 */
+  maxCommitTopK?: number
+  /** Concurrent generations per model (one llama.cpp context runs them in turn). @default 2 */
+  maxConcurrentJobs?: number
+  /** Most steps one audit may open. @default 64 */
+  maxAuditSteps?: number
+}
+
+export interface ProviderOptions {
+  models: readonly ModelSource[]
+  /** Directory for the node key and the transcript store. */
+  dataDir: string
+  /** @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  bootstrap?: string[]
+  /** Discover peers on the LAN with mDNS. @default false */
+  mdns?: boolean
+  /** CPU threads for models loaded here (required by the engine). @default 2 */
+  threads?: number
+  gpu?: false | 'auto' | 'cuda' | 'vulkan' | 'metal'
+  /** Stake bonded, advertised in the capability record. @default 0n */
+  stake?: bigint
+  limits?: ProviderLimits
+  /** How long transcripts stay answerable for audits. @default 24 hours */
+  retentionMs?: number
+  onProgress?: (model: string, progress: LoadProgress) => void
+  /**
+   * ATTACK DRILLS ONLY: serve the models under these hashes instead of their own — what a cheating
+   * provider that substitutes a cheaper model does. Used by the attack suite and the demo.
+   */
+  dishonest?: { claimModelHash?: Uint8Array }
+}
+
+interface ServedModel {
+  readonly hash: Uint8Array
+  readonly hashHex: string
+  readonly name: string
+  readonly engine: EngineModel
+  readonly owned: boolean
+  active: number
+}
+
+export interface Provider extends AsyncDisposable {
+  readonly node: InfraxaNode
+  readonly peerId: string
+  readonly publicKey: Uint8Array
+  readonly models: ReadonlyArray<{ hash: Uint8Array; hashHex: string; name: string }>
+  /** Jobs served since start. */
+  readonly jobsServed: number
+  stop(): Promise<void>
+}
+
+const SUPPORTED_MODES = ['merkle', 'fraud_proof']
+
+/** A model's display name: given, else the GGUF file name, else `general.name`, else a hash prefix. */
+function modelName(source: ModelSource, generalName: string | undefined, hashHex: string): string {
+  if ('path' in source) return basename(source.path).replace(/\.gguf$/i, '')
+  if ('uri' in source) return basename(source.uri).replace(/\.gguf$/i, '')
+  return generalName ?? hashHex.slice(0, 12)
+}
+
+/**
+ * Starts a provider: loads its models, starts a libp2p node, advertises every model hash on the DHT,
+ * answers capability queries, serves `/infraxa/inference/1.0.0` (token chunks, then a signed response
+ * committing to the transcript) and `/infraxa/audit/1.0.0` (openings of challenged steps, from a store
+ * that survives restarts).
+ *
+ * @example
+ * const provider = await createProvider({ models: [{ path: 'model.gguf' }], dataDir: './provider-data' })
+ */
+export async function createProvider(options: ProviderOptions): Promise<Provider> {
+  if (options.models.length === 0) throw new InvalidArgumentError('createProvider: give at least one model')
+  const limits = {
+    maxPromptTokens: options.limits?.maxPromptTokens ?? 2048,
+    maxOutputTokens: options.limits?.maxOutputTokens ?? 512,
+    maxCommitTopK: Math.min(options.limits?.maxCommitTopK ?? 16, MAX_COMMIT_TOP_K),
+    maxConcurrentJobs: options.limits?.maxConcurrentJobs ?? 2,
+    maxAuditSteps: options.limits?.maxAuditSteps ?? 64,
+  }
+  mkdirSync(options.dataDir, { recursive: true })
+  const served: ServedModel[] = []
+  const cleanup = async () => {
+    for (const m of served) if (m.owned) await m.engine.dispose()
+  }
+  try {
+    for (const source of options.models) {
+      let engine: EngineModel
+      let owned = true
+      if ('engine' in source) {
+        engine = source.engine
+        owned = false
+      } else {
+        const label = 'path' in source ? source.path : source.uri
+        engine = await loadModel({
+          ...('path' in source ? { path: source.path } : { uri: source.uri }),
+          threads: options.threads ?? 2,
+          gpu: options.gpu ?? false,
+          ...(options.onProgress && { onProgress: (p: LoadProgress) => options.onProgress!(label, p) }),
+        })
+      }
+      const identity = await engine.identity()
+      const hash = options.dishonest?.claimModelHash ?? identity.hash
+      const name = source.name ?? modelName(source, identity.name, identity.hashHex)
+      served.push({ hash, hashHex: hex(hash), name, engine, owned, active: 0 })
+    }
+  } catch (error) {
+    await cleanup()
+    throw error
+  }
+
+  const db = new DatabaseSync(join(options.dataDir, 'provider.sqlite'))
+  const store = new TranscriptStore(db, options.retentionMs)
+  store.prune()
+  let node: InfraxaNode
+  try {
+    node = await createNode({
+      dataDir: options.dataDir,
+      listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      ...(options.bootstrap && { bootstrap: options.bootstrap }),
+      mdns: options.mdns ?? false,
+    })
+  } catch (error) {
+    db.close()
+    await cleanup()
+    throw error
+  }
+  let jobsServed = 0
+
+  const capability = (): Capability => {
+    const active = served.reduce((n, m) => n + m.active, 0)
+    const slots = served.length * limits.maxConcurrentJobs
+    return create(CapabilitySchema, {
+      models: served.map((m) => ({
+        modelHash: m.hash,
+        name: m.name,
+        architecture: m.engine.summary.architecture,
+        quantization: m.engine.summary.quantization,
+        parameterCount: BigInt(m.engine.summary.parameterCount),
+        contextLength: m.engine.contextSize,
+        vocabSize: m.engine.vocabSize,
+        engine: { ...m.engine.engineInfo },
+        maxConcurrentJobs: limits.maxConcurrentJobs,
+        activeJobs: m.active,
+      })),
+      verificationModes: SUPPORTED_MODES,
+      maxPromptTokens: limits.maxPromptTokens,
+      maxOutputTokens: limits.maxOutputTokens,
+      maxCommitTopK: limits.maxCommitTopK,
+      stake: options.stake ?? 0n,
+      loadPermille: Math.round((1000 * active) / slots),
+      issuedAtMs: BigInt(Date.now()),
+      expiresAtMs: BigInt(Date.now() + 60_000),
+    })
+  }
+  await node.setCapability(capability)
+
+  await node.handle(
+    PROTOCOL_IDS.inference,
+    async (stream) => {
+      await serveInference(stream)
+    },
+    { readTimeoutMs: 10_000, writeTimeoutMs: 30_000 },
+  )
+  await node.handle(PROTOCOL_IDS.audit, async (stream) => serveAudit(stream), { readTimeoutMs: 10_000 })
+  for (const m of served) {
+    node.advertise(m.hash).catch(() => {
+      // No DHT peer yet: the node re-provides periodically and on new connections.
+    })
+  }
+
+  async function serveInference(stream: FramedStream): Promise<void> {
+    const frame = await stream.read()
+    if (frame === null) return
+    const requestEnvelope = decodeEnvelope(frame)
+    const { message: request } = openEnvelope('INFERENCE_REQUEST', requestEnvelope)
+    if (request.providerPublicKey.length > 0 && !bytesEqual(request.providerPublicKey, node.publicKey)) {
+      throw new WrongProviderError()
+    }
+    if (BigInt(Date.now()) > request.deadlineMs) throw new DeadlineExceededError()
+    const model = served.find((m) => bytesEqual(m.hash, request.modelHash))
+    if (model === undefined) throw new UnknownModelError(hex(request.modelHash))
+    if (!SUPPORTED_MODES.includes(request.verificationMode)) {
+      throw new UnsupportedModeError(request.verificationMode, SUPPORTED_MODES)
+    }
+    const k = request.commitTopK
+    if (k < 1 || k > limits.maxCommitTopK)
+      throw new LimitExceededError(`commit_top_k must be 1..${limits.maxCommitTopK}`)
+    const maxTokens = request.sampling?.maxTokens ?? 0
+    if (maxTokens < 1 || maxTokens > limits.maxOutputTokens) {
+      throw new LimitExceededError(`max_tokens must be 1..${limits.maxOutputTokens}`)
+    }
+    if (request.jobId.length < 8 || request.jobId.length > 64)
+      throw new LimitExceededError('job id must be 8..64 bytes')
+    if (store.get(request.jobId) !== undefined) throw new DuplicateJobError()
+    if (model.active >= limits.maxConcurrentJobs) throw new BusyError(model.active)
+
+    model.active++
+    try {
+      const messages = request.messages.map((m) => ({ role: m.role, content: m.content }))
+      const promptTokens = await model.engine.tokenizePrompt(messages)
+      if (promptTokens.length > limits.maxPromptTokens) {
+        throw new LimitExceededError(
+          `prompt of ${promptTokens.length} tokens exceeds ${limits.maxPromptTokens}`,
+        )
+      }
+      const deadline = AbortSignal.timeout(Math.max(1, Number(request.deadlineMs - BigInt(Date.now()))))
+      const generation = model.engine.generate({
+        promptTokens,
+        maxTokens,
+        stop: request.sampling?.stop ?? [],
+        topK: k,
+        choose: createSampler({
+          temperature: request.sampling?.temperature ?? 0,
+          seed: request.sampling?.seed ?? 0n,
+        }),
+        signal: AbortSignal.any([deadline, stream.signal]),
+      })
+      for await (const step of generation) {
+        const chunk = create(TokenChunkSchema, {
+          jobId: request.jobId,
+          step: step.t,
+          token: step.token,
+          text: step.text,
+        })
+        await stream.write(
+          encodeMessage(
+            'INFERENCE_FRAME',
+            create(InferenceFrameSchema, { frame: { case: 'chunk', value: chunk } }),
+          ),
+        )
+      }
+      const result = await generation.result
+      const transcript = buildTranscript(request.jobId, result.steps)
+      const response = create(InferenceResponseSchema, {
+        jobId: request.jobId,
+        requestHash: requestHash(requestEnvelope),
+        modelHash: model.hash,
+        engine: { ...model.engine.engineInfo },
+        promptTokens: result.promptTokens,
+        promptTokenHash: promptTokenHash(result.promptTokens),
+        outputTokens: result.outputTokens,
+        outputText: result.text,
+        transcriptRoot: transcript.root,
+        stepCount: result.outputTokens.length,
+        commitTopK: k,
+        finishReason: result.finishReason,
+        timings: {
+          queueMs: Math.round(result.timings.queueMs),
+          promptMs: Math.round(result.timings.promptMs),
+          generateMs: Math.round(result.timings.generateMs),
+          totalMs: Math.round(result.timings.totalMs),
+        },
+      })
+      const responseEnvelope = signEnvelope('INFERENCE_RESPONSE', response, node.signer)
+      // Stored before the response leaves, so an audit can never arrive for a job we do not hold.
+      store.put({
+        jobId: request.jobId,
+        modelHash: model.hash,
+        request: encodeEnvelope(requestEnvelope),
+        response: encodeEnvelope(responseEnvelope),
+        steps: transcript.steps,
+        createdAt: Date.now(),
+      })
+      jobsServed++
+      await stream.write(
+        encodeMessage(
+          'INFERENCE_FRAME',
+          create(InferenceFrameSchema, { frame: { case: 'response', value: responseEnvelope } }),
+        ),
+      )
+    } finally {
+      model.active--
+    }
+  }
+
+  async function serveAudit(stream: FramedStream): Promise<Uint8Array | undefined> {
+    const frame = await stream.read()
+    if (frame === null) return undefined
+    const challengeEnvelope = decodeEnvelope(frame)
+    const { message: challenge } = openEnvelope('AUDIT_CHALLENGE', challengeEnvelope)
+    const job = store.get(challenge.jobId)
+    if (job === undefined) throw new UnknownJobError()
+    const jobRequest = decodeEnvelope(job.request)
+    if (!bytesEqual(jobRequest.publicKey, challengeEnvelope.publicKey)) {
+      throw new BadChallengeError('only the router that sent the job may audit it')
+    }
+    const { message: response } = openEnvelope('INFERENCE_RESPONSE', decodeEnvelope(job.response))
+    if (!bytesEqual(challenge.transcriptRoot, response.transcriptRoot)) {
+      throw new BadChallengeError('challenge names another transcript root')
+    }
+    if (challenge.steps.length > limits.maxAuditSteps) {
+      throw new BadChallengeError(`at most ${limits.maxAuditSteps} steps per audit`)
+    }
+    if (
+      challenge.steps.some((s) => s >= job.steps.length) ||
+      new Set(challenge.steps).size !== challenge.steps.length
+    ) {
+      throw new BadChallengeError('challenged steps are out of range or repeated')
+    }
+    const transcript = buildTranscript(challenge.jobId, job.steps)
+    const opened =
+      challenge.steps.length === 0 ? { openings: [], siblings: [] } : openSteps(transcript, challenge.steps)
+    const proof = create(AuditProofSchema, {
+      jobId: challenge.jobId,
+      transcriptRoot: transcript.root,
+      stepCount: job.steps.length,
+      openings: opened.openings.map((o) => ({
+        step: o.step,
+        token: o.token,
+        topIds: [...o.topIds],
+        topLogprobs: [...o.topLogprobs],
+      })),
+      siblings: [...opened.siblings],
+    })
+    return encodeEnvelope(signEnvelope('AUDIT_PROOF', proof, node.signer))
+  }
+
+  let stopped = false
+  const provider: Provider = {
+    node,
+    peerId: node.peerId.toString(),
+    publicKey: node.publicKey,
+    models: served.map(({ hash, hashHex, name }) => ({ hash, hashHex, name })),
+    get jobsServed() {
+      return jobsServed
+    },
+    async stop() {
+      if (stopped) return
+      stopped = true
+      await node.stop()
+      db.close()
+      await cleanup()
+    },
+    [Symbol.asyncDispose]: () => provider.stop(),
+  }
+  return provider
+}

@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util'
+import { InfraxaError } from '@infraxa/protocol'
+import { createRouter, type VerifyModelSource } from './router.js'
+
+const HELP = `infraxa-router — find providers, verify their answers, serve an OpenAI-compatible API
+
+Usage: infraxa-router --verify-model <gguf path | hf: uri> [options]
+
+Options:
+  --listen <multiaddr>       libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
+  --bootstrap <multiaddr>    bootstrap peer (repeatable; several resist eclipse attacks)
+  --data-dir <dir>           node key, VRF key, reputation and receipts (default ./infraxa-router)
+  --http <host:port>         HTTP API address (default 127.0.0.1:8080)
+  --verify-model <path|uri>  a model this router re-executes to audit answers (repeatable)
+  --threads <n>              CPU threads for verify models (default 2)
+  --audit-steps <c>          transcript steps audited per job (default 4)
+  --audit-rate <r>           fraction of jobs audited after probation, 0..1 (default 1)
+  --mdns                     discover providers on the LAN
+  -h, --help                 this help
+
+HTTP: POST /v1/chat/completions (OpenAI-compatible, stream: true for SSE), GET /v1/models,
+GET /v1/receipts/:id, GET /health, GET /metrics
+`
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | string[] | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: {
+        listen: { type: 'string', multiple: true },
+        bootstrap: { type: 'string', multiple: true },
+        'data-dir': { type: 'string' },
+        http: { type: 'string' },
+        'verify-model': { type: 'string', multiple: true },
+        threads: { type: 'string' },
+        'audit-steps': { type: 'string' },
+        'audit-rate': { type: 'string' },
+        mdns: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    process.stderr.write(`infraxa-router: ${(error as Error).message}\n\n${HELP}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const int = (name: string, fallback: number, min: number) => {
+    const n = Number(values[name] ?? fallback)
+    if (!Number.isInteger(n) || n < min)
+      throw new InfraxaError('ERR_BAD_ARGUMENT', `--${name} must be an integer ≥ ${min}`)
+    return n
+  }
+  try {
+    const auditRate = Number(values['audit-rate'] ?? 1)
+    if (!(auditRate >= 0 && auditRate <= 1))
+      throw new InfraxaError('ERR_BAD_ARGUMENT', '--audit-rate must be in 0..1')
+    const verifyModels = ((values['verify-model'] as string[] | undefined) ?? []).map(
+      (m): VerifyModelSource => (m.startsWith('hf:') ? { uri: m } : { path: m }),
+    )
+    if (verifyModels.length === 0)
+      process.stderr.write('infraxa-router: no --verify-model: answers in merkle mode cannot be verified\n')
+    const router = await createRouter({
+      dataDir: (values['data-dir'] as string | undefined) ?? './infraxa-router',
+      ...(values.listen !== undefined && { listen: values.listen as string[] }),
+      ...(values.bootstrap !== undefined && { bootstrap: values.bootstrap as string[] }),
+      http: (values.http as string | undefined) ?? '127.0.0.1:8080',
+      verifyModels,
+      threads: int('threads', 2, 1),
+      auditSteps: int('audit-steps', 4, 1),
+      auditRate,
+      mdns: values.mdns === true,
+    })
+    process.stdout.write(`router ${router.peerId}\nHTTP API on ${router.url}\n`)
+    for (const a of router.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve())
+      process.once('SIGTERM', () => resolve())
+    })
+    await router.stop()
+    return 0
+  } catch (error) {
+    process.stderr.write(`infraxa-router: ${error instanceof InfraxaError ? error.message : String(error)}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,50 @@
+import { InfraxaError } from '@infraxa/protocol'
+
+/** The HTTP request is not a valid chat completion request. Maps to 400. */
+export class BadRequestError extends InfraxaError {
+  readonly status = 400
+  constructor(reason: string) {
+    super('ERR_BAD_REQUEST', reason)
+  }
+}
+
+/** No model on the network matches the requested name or hash. Maps to 404. */
+export class UnknownModelError extends InfraxaError {
+  readonly status = 404
+  constructor(model: string, known: readonly string[]) {
+    super('ERR_UNKNOWN_MODEL', `no provider serves model "${model}"`, {
+      details: `Models on the network: ${known.length > 0 ? known.join(', ') : '(none yet)'}; see GET /v1/models.`,
+    })
+  }
+}
+
+/** The router cannot verify this model in the requested mode (it has no local copy to re-execute). */
+export class CannotVerifyError extends InfraxaError {
+  readonly status = 422
+  constructor(model: string, mode: string) {
+    super('ERR_CANNOT_VERIFY', `this router cannot verify model "${model}" in mode "${mode}"`, {
+      details:
+        'Start the router with --verify-model <gguf> for that model, or choose another verification mode.',
+    })
+  }
+}
+
+/** Every eligible provider failed, timed out or failed verification. Maps to 503. */
+export class NoVerifiedAnswerError extends InfraxaError {
+  readonly status = 503
+  readonly attempts: readonly string[]
+  constructor(attempts: readonly string[]) {
+    super('ERR_NO_VERIFIED_ANSWER', `no provider produced a verified answer (${attempts.length} tried)`, {
+      details: attempts.join('\n'),
+    })
+    this.attempts = attempts
+  }
+}
+
+/** The request body exceeds the HTTP size limit. Maps to 413. */
+export class PayloadTooLargeError extends InfraxaError {
+  readonly status = 413
+  constructor(limit: number) {
+    super('ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`)
+  }
+}

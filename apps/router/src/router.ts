@@ -1,0 +1,821 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { basename, join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import {
+  CALIBRATED_TOLERANCE,
+  CROSS_BUILD_TOLERANCE,
+  type EngineModel,
+  type LoadProgress,
+  loadModel,
+} from '@infraxa/engine'
+import { createNode, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
+import { compareStep, createAuditChallenge } from '@infraxa/proofs/audit'
+import {
+  adjudicateFraudProof,
+  createFraudProof,
+  createModeRegistry,
+  type Executor,
+  FRAUD_PROOF_MODE_ID,
+  fraudProofMode,
+  type ModeRegistry,
+  merkleMode,
+} from '@infraxa/proofs/modes'
+import {
+  AuditChallengeSchema,
+  bytesEqual,
+  create,
+  decodeEnvelope,
+  decodeMessage,
+  type EngineInfo as EngineInfoMessage,
+  encodeEnvelope,
+  InferenceRequestSchema,
+  InfraxaError,
+  openEnvelope,
+  PROTOCOL_IDS,
+  ReceiptSchema,
+  RemoteError,
+  type SignedEnvelope,
+  signEnvelope,
+} from '@infraxa/protocol'
+import { BadRequestError, CannotVerifyError, NoVerifiedAnswerError, UnknownModelError } from './errors.js'
+import {
+  type CompletionReceipt,
+  type CompletionRequest,
+  type CompletionResult,
+  createHttpServer,
+  type RouterApi,
+} from './http.js'
+import { Metrics } from './metrics.js'
+import { ProviderTable } from './provider-table.js'
+import { ReceiptStore } from './receipts.js'
+import { type ReputationBook as Book, ReputationBook } from './reputation.js'
+import { type Candidate, pickProvider } from './selection.js'
+import { loadOrCreateVrfKey } from './vrf-key.js'
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+
+/** A model the router can re-execute to verify answers. */
+export type VerifyModelSource = { path: string } | { uri: string } | { engine: EngineModel }
+
+export interface RouterOptions {
+  dataDir: string
+  /** @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  bootstrap?: string[]
+  /** @default false */
+  mdns?: boolean
+  /** HTTP address `host:port` (port 0 picks one); `false` for no HTTP server. @default '127.0.0.1:8080' */
+  http?: string | false
+  /** Models the router holds to re-execute audits. */
+  verifyModels?: readonly VerifyModelSource[]
+  /** CPU threads for verify models. @default 2 */
+  threads?: number
+  /** Steps audited per job (c). @default 4 */
+  auditSteps?: number
+  /** Fraction of jobs audited after probation. @default 1 (every job) */
+  auditRate?: number
+  /** Clean jobs before a provider leaves probation. @default 10 */
+  probationJobs?: number
+  /** Providers tried per request before giving up. @default 3 */
+  maxAttempts?: number
+  /** Deadline of one inference on a provider. @default 120 s */
+  jobTimeoutMs?: number
+  /** Entries of the committed top-k per step. @default 8 */
+  commitTopK?: number
+  /**
+   * Comparison tolerances. By default CALIBRATED_TOLERANCE from @infraxa/engine when the provider's
+   * engine settings match the router's (same llama.cpp release, backend, build and pinned settings),
+   * else CROSS_BUILD_TOLERANCE (which still catches another model, not another quantisation).
+   */
+  tolerance?: { maxLogprobDelta: number; minTopKOverlap: number }
+  /** Extra verification modes (third-party), next to the built-in `merkle`. */
+  modes?: ReturnType<typeof merkleMode>[]
+  onProgress?: (model: string, progress: LoadProgress) => void
+  /** Reputation half-life. @default 6 h */
+  reputationHalfLifeMs?: number
+  /** fraud_proof mode: how long an optimistic answer stays open to fraud proofs. @default 10 min */
+  challengeWindowMs?: number
+}
+
+export interface Router extends AsyncDisposable {
+  readonly node: InfraxaNode
+  readonly peerId: string
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080` (undefined without HTTP). */
+  readonly url: string | undefined
+  readonly api: RouterApi
+  readonly reputation: Book
+  readonly providers: ProviderTable
+  /** Refresh the provider table now: connected peers, then the DHT for every verifiable model. */
+  refresh(timeoutMs?: number): Promise<void>
+  /**
+   * Audits an earlier job again (same VRF challenge) against the provider that served it, e.g. after the
+   * provider restarted or to settle a dispute. Records nothing in reputation; returns the verdict.
+   */
+  auditAgain(receiptId: string, signal?: AbortSignal): Promise<{ valid: boolean; reason: string }>
+  /**
+   * fraud_proof mode: resolves when the router's watcher has checked an optimistic answer — `verified`,
+   * or `failed` with the fraud proven (the provider is then banned and its stake slashed in the ledger).
+   */
+  whenSettled(receiptId: string): Promise<{ verdict: string; reason: string }>
+  stop(): Promise<void>
+}
+
+interface VerifyModel {
+  hash: Uint8Array
+  hashHex: string
+  name: string
+  engine: EngineModel
+  owned: boolean
+}
+
+/**
+ * Starts a router: a libp2p node that discovers providers, an HTTP API (OpenAI-compatible), and the
+ * verification loop — select a provider, stream its answer, audit it (ECVRF challenge, openings,
+ * re-execution), update reputation, retry elsewhere on failure, and sign a receipt.
+ *
+ * @example
+ * const router = await createRouter({ dataDir: './router', verifyModels: [{ path: 'model.gguf' }], bootstrap })
+ * console.log(router.url) // POST {url}/v1/chat/completions
+ */
+export async function createRouter(options: RouterOptions): Promise<Router> {
+  mkdirSync(options.dataDir, { recursive: true })
+  const auditSteps = options.auditSteps ?? 4
+  const auditRate = options.auditRate ?? 1
+  const maxAttempts = options.maxAttempts ?? 3
+  const jobTimeoutMs = options.jobTimeoutMs ?? 120_000
+  const commitTopK = options.commitTopK ?? 8
+  const registry: ModeRegistry = createModeRegistry([
+    merkleMode(),
+    fraudProofMode(),
+    ...(options.modes ?? []),
+  ])
+  const challengeWindowMs = options.challengeWindowMs ?? 10 * 60_000
+  const settling = new Map<string, Promise<{ verdict: string; reason: string }>>()
+
+  const verifyModels: VerifyModel[] = []
+  const disposeModels = async () => {
+    for (const m of verifyModels) if (m.owned) await m.engine.dispose()
+  }
+  try {
+    for (const source of options.verifyModels ?? []) {
+      const owned = !('engine' in source)
+      const engine =
+        'engine' in source
+          ? source.engine
+          : await loadModel({
+              ...('path' in source ? { path: source.path } : { uri: source.uri }),
+              threads: options.threads ?? 2,
+              ...(options.onProgress && {
+                onProgress: (p: LoadProgress) =>
+                  options.onProgress!('path' in source ? source.path : source.uri, p),
+              }),
+            })
+      const identity = await engine.identity()
+      const name =
+        'engine' in source
+          ? (identity.name ?? identity.hashHex.slice(0, 12))
+          : basename('path' in source ? source.path : source.uri).replace(/\.gguf$/i, '')
+      verifyModels.push({ hash: identity.hash, hashHex: identity.hashHex, name, engine, owned })
+    }
+  } catch (error) {
+    await disposeModels()
+    throw error
+  }
+
+  const db = new DatabaseSync(join(options.dataDir, 'router.sqlite'))
+  const reputation = new ReputationBook(db, {
+    ...(options.probationJobs !== undefined && { probationJobs: options.probationJobs }),
+    ...(options.reputationHalfLifeMs !== undefined && { halfLifeMs: options.reputationHalfLifeMs }),
+  })
+  const receipts = new ReceiptStore(db)
+  const vrfSecretKey = loadOrCreateVrfKey(options.dataDir)
+  let node: InfraxaNode
+  try {
+    node = await createNode({
+      dataDir: options.dataDir,
+      listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      ...(options.bootstrap && { bootstrap: options.bootstrap }),
+      mdns: options.mdns ?? false,
+    })
+  } catch (error) {
+    db.close()
+    await disposeModels()
+    throw error
+  }
+  const providers = new ProviderTable(node)
+  const metrics = new Metrics()
+  const countRequest = metrics.counter('infraxa_requests_total', 'Chat completions by outcome')
+  const countJob = metrics.counter('infraxa_jobs_total', 'Provider jobs by verdict')
+  const countAudit = metrics.counter(
+    'infraxa_audited_steps_total',
+    'Transcript steps audited by re-execution',
+  )
+  metrics.gauge('infraxa_providers', 'Providers in the table', () => providers.all().length)
+  metrics.gauge(
+    'infraxa_banned_providers',
+    'Providers banned for cheating',
+    () => reputation.list().filter((r) => r.banned).length,
+  )
+
+  const offConnect = node.on('peer:connect', (event) => {
+    void providers.refresh(String((event as CustomEvent).detail))
+  })
+  const refresh = async (timeoutMs = 3_000) => {
+    await providers.refreshConnected()
+    const signal = AbortSignal.timeout(timeoutMs)
+    await Promise.all(verifyModels.map((m) => providers.discover(m.hash, signal)))
+  }
+  const periodic = setInterval(() => void refresh().catch(() => {}), 15_000)
+  periodic.unref()
+
+  function resolveModel(model: string): { hash: Uint8Array; name: string } {
+    const lower = model.toLowerCase()
+    for (const m of verifyModels)
+      if (m.name === model || m.hashHex === lower) return { hash: m.hash, name: m.name }
+    for (const p of providers.all()) {
+      for (const offer of p.capability.models) {
+        if (offer.name === model || hex(offer.modelHash) === lower)
+          return { hash: offer.modelHash, name: offer.name }
+      }
+    }
+    throw new UnknownModelError(model, modelNames())
+  }
+
+  function modelNames(): string[] {
+    const names = new Set<string>(verifyModels.map((m) => m.name))
+    for (const p of providers.all()) for (const o of p.capability.models) names.add(o.name)
+    return [...names]
+  }
+
+  /** The tolerance for comparing a provider's commitments with this router's re-execution. */
+  function toleranceFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined) {
+    if (options.tolerance) return options.tolerance
+    const mine = verifyModels.find((m) => bytesEqual(m.hash, modelHash))?.engine.engineInfo
+    const same =
+      mine !== undefined &&
+      providerEngine !== undefined &&
+      providerEngine.engineVersion === mine.engineVersion &&
+      providerEngine.backend === mine.backend &&
+      providerEngine.build === mine.build &&
+      providerEngine.batchSize === mine.batchSize &&
+      providerEngine.flashAttention === mine.flashAttention &&
+      providerEngine.kvCacheType === mine.kvCacheType
+    return same ? CALIBRATED_TOLERANCE : CROSS_BUILD_TOLERANCE
+  }
+
+  function executorFor(hash: Uint8Array): Executor | undefined {
+    return verifyModels.find((m) => bytesEqual(m.hash, hash))?.engine
+  }
+
+  async function runJob(args: {
+    request: CompletionRequest
+    modelHash: Uint8Array
+    modelName: string
+    providerId: string
+    providerKey: Uint8Array
+    onText: ((text: string) => void) | undefined
+    signal: AbortSignal
+  }): Promise<CompletionResult> {
+    const { request: req, providerId } = args
+    const rep = reputation.get(providerId)
+    const started = performance.now()
+    const jobId = new Uint8Array(randomBytes(16))
+    const jobHex = hex(jobId)
+    const requestMessage = create(InferenceRequestSchema, {
+      jobId,
+      modelHash: args.modelHash,
+      messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+      sampling: {
+        temperature: req.temperature,
+        seed: req.seed,
+        maxTokens: req.maxTokens,
+        stop: [...req.stop],
+      },
+      commitTopK,
+      verificationMode: req.verification,
+      routerNonce: new Uint8Array(randomBytes(32)),
+      deadlineMs: BigInt(Date.now() + jobTimeoutMs),
+      providerPublicKey: args.providerKey,
+    })
+    const requestEnvelope = signEnvelope('INFERENCE_REQUEST', requestMessage, node.signer)
+    // Providers on probation are audited before anything reaches the client; trusted ones stream live.
+    const optimistic = req.verification === FRAUD_PROOF_MODE_ID
+    const live = (optimistic || !rep.onProbation) && args.onText !== undefined
+    const held: string[] = []
+    let responseEnvelope: SignedEnvelope | undefined
+    const signal = AbortSignal.any([args.signal, AbortSignal.timeout(jobTimeoutMs)])
+    for await (const frame of node.requestStream(
+      providerId,
+      PROTOCOL_IDS.inference,
+      encodeEnvelope(requestEnvelope),
+      {
+        signal,
+        readTimeoutMs: Math.min(jobTimeoutMs, 60_000),
+      },
+    )) {
+      const decoded = decodeMessage('INFERENCE_FRAME', frame).frame
+      if (decoded.case === 'chunk') {
+        if (live) args.onText!(decoded.value.text)
+        else held.push(decoded.value.text)
+      } else if (decoded.case === 'response') {
+        responseEnvelope = decoded.value
+      } else if (decoded.case === 'error') {
+        throw new RemoteError(decoded.value)
+      }
+    }
+    if (responseEnvelope === undefined)
+      throw new InfraxaError('ERR_NO_RESPONSE', 'provider closed the stream without a response')
+    const generatedMs = performance.now() - started
+
+    const mode = registry.get(req.verification)
+    const audit = !optimistic && (rep.onProbation || Math.random() < auditRate)
+    let verdict: CompletionReceipt['verdict'] = 'unaudited'
+    let reason = ''
+    let challengeEnvelope: SignedEnvelope | undefined
+    let auditProofEnvelope: SignedEnvelope | undefined
+    let audited = 0
+    const { message: response } = openEnvelope('INFERENCE_RESPONSE', responseEnvelope, {
+      signer: args.providerKey,
+    })
+    const tolerance = toleranceFor(args.modelHash, response.engine)
+    const verifyStarted = performance.now()
+    if (audit) {
+      const challenge = createAuditChallenge({
+        vrfSecretKey,
+        jobId,
+        root: response.transcriptRoot,
+        stepCount: response.stepCount,
+        c: auditSteps,
+      })
+      challengeEnvelope = signEnvelope(
+        'AUDIT_CHALLENGE',
+        create(AuditChallengeSchema, { jobId, transcriptRoot: response.transcriptRoot, ...challenge }),
+        node.signer,
+      )
+      try {
+        const proofBytes = await node.request(
+          providerId,
+          PROTOCOL_IDS.audit,
+          encodeEnvelope(challengeEnvelope),
+          {
+            signal,
+            readTimeoutMs: 30_000,
+          },
+        )
+        auditProofEnvelope = decodeEnvelope(proofBytes)
+      } catch (error) {
+        if (error instanceof RemoteError || error instanceof InfraxaError) {
+          // Refusing or failing an audit counts as failing it.
+          verdict = 'failed'
+          reason = `audit not answered: ${error.shortMessage}`
+        } else throw error
+      }
+      if (auditProofEnvelope !== undefined) {
+        const result = await mode.verify(
+          {
+            request: requestEnvelope,
+            response: responseEnvelope,
+            challenge: challengeEnvelope,
+            auditProof: auditProofEnvelope,
+          },
+          {
+            executor: executorFor(args.modelHash)!,
+            tolerance,
+            minAuditSteps: Math.min(auditSteps, response.stepCount),
+          },
+        )
+        verdict = result.valid ? 'verified' : 'failed'
+        reason = result.valid ? '' : result.reason
+        audited = challenge.steps.length
+        countAudit({}, audited)
+      }
+    }
+    if (optimistic) {
+      const result = await mode.verify(
+        { request: requestEnvelope, response: responseEnvelope },
+        { executor: executorFor(args.modelHash)!, tolerance },
+      )
+      verdict = result.valid ? 'pending' : 'failed'
+      reason = result.valid ? '' : result.reason
+    }
+    const verifyMs = performance.now() - verifyStarted
+    const receipt = create(ReceiptSchema, {
+      jobId,
+      request: requestEnvelope,
+      response: responseEnvelope,
+      verificationMode: req.verification,
+      ...(challengeEnvelope && { challenge: challengeEnvelope }),
+      ...(auditProofEnvelope && { auditProof: auditProofEnvelope }),
+      verdict,
+      reason,
+      issuedAtMs: BigInt(Date.now()),
+      challengeWindowEndsMs: optimistic ? BigInt(Date.now() + challengeWindowMs) : 0n,
+    })
+    receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, verdict)
+    if (verdict === 'pending') {
+      const watching = watch(jobHex, receipt, providerId, args.modelHash)
+      settling.set(jobHex, watching)
+      watching.finally(() => setTimeout(() => settling.delete(jobHex), challengeWindowMs).unref())
+    }
+    countJob({ verdict })
+    if (verdict === 'failed') {
+      reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason })
+      throw new VerificationFailed(providerId, reason, jobHex)
+    }
+    if (verdict !== 'pending') reputation.record(providerId, 'success', { jobId: jobHex })
+    providers.observeLatency(providerId, generatedMs)
+    if (!live && args.onText) for (const text of held) args.onText(text)
+    return {
+      id: `chatcmpl-${jobHex}`,
+      model: args.modelName,
+      text: response.outputText,
+      finishReason: response.finishReason === 'eog' ? 'stop' : response.finishReason,
+      promptTokens: response.promptTokens.length,
+      completionTokens: response.stepCount,
+      receipt: {
+        receipt_id: jobHex,
+        verification: req.verification,
+        verdict,
+        provider: providerId,
+        model_hash: hex(args.modelHash),
+        audited_steps: audited,
+        attempts: 1,
+        timings_ms: {
+          generate: Math.round(generatedMs),
+          verify: Math.round(verifyMs),
+          provider_prompt: response.timings?.promptMs ?? 0,
+          provider_decode: response.timings?.generateMs ?? 0,
+        },
+      },
+    }
+  }
+
+  async function complete(
+    req: CompletionRequest,
+    onText: ((text: string) => void) | undefined,
+    signal: AbortSignal,
+  ): Promise<CompletionResult> {
+    if (!registry.has(req.verification)) {
+      throw new BadRequestError(
+        `unknown verification mode "${req.verification}" (${registry.ids().join(', ')})`,
+      )
+    }
+    let model: { hash: Uint8Array; name: string }
+    try {
+      model = resolveModel(req.model)
+    } catch (error) {
+      await refresh(2_000)
+      model = resolveModel(req.model)
+      void error
+    }
+    const mode = registry.get(req.verification)
+    if (mode.needs.includes('executor') && executorFor(model.hash) === undefined) {
+      throw new CannotVerifyError(req.model, req.verification)
+    }
+    const attempts: string[] = []
+    const tried = new Set<string>()
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      let eligible = candidatesFor(model.hash, req, tried)
+      if (eligible.length === 0) {
+        await refresh(2_000)
+        eligible = candidatesFor(model.hash, req, tried)
+      }
+      const chosen = pickProvider(eligible)
+      if (chosen === undefined) break
+      tried.add(chosen.peerId)
+      try {
+        const result = await runJob({
+          request: req,
+          modelHash: model.hash,
+          modelName: model.name,
+          providerId: chosen.peerId,
+          providerKey: chosen.publicKey,
+          onText,
+          signal,
+        })
+        countRequest({ outcome: 'verified' })
+        return { ...result, receipt: { ...result.receipt, attempts: attempt + 1 } }
+      } catch (error) {
+        if (signal.aborted) throw error
+        if (error instanceof VerificationFailed) {
+          attempts.push(`${chosen.peerId}: failed verification (${error.reason}); banned`)
+          continue
+        }
+        const message = error instanceof InfraxaError ? error.shortMessage : String(error)
+        const timeout = error instanceof InfraxaError && /TIMEOUT|ABORT/.test(error.code)
+        reputation.record(chosen.peerId, timeout ? 'timeout' : 'error', { reason: message })
+        if (!(error instanceof InfraxaError)) console.error('router: unexpected job error', error)
+        attempts.push(`${chosen.peerId}: ${message}`)
+        void providers.refresh(chosen.peerId)
+      }
+    }
+    countRequest({ outcome: 'failed' })
+    throw new NoVerifiedAnswerError(attempts.length > 0 ? attempts : ['no eligible provider for this model'])
+  }
+
+  function candidatesFor(
+    hash: Uint8Array,
+    req: CompletionRequest,
+    tried: Set<string>,
+  ): Array<Candidate & { publicKey: Uint8Array }> {
+    const out: Array<Candidate & { publicKey: Uint8Array }> = []
+    for (const { provider, offer } of providers.serving(hash)) {
+      if (tried.has(provider.peerId)) continue
+      const rep = reputation.get(provider.peerId)
+      if (rep.banned) continue
+      const cap = provider.capability
+      if (!cap.verificationModes.includes(req.verification)) continue
+      if (cap.maxOutputTokens > 0 && req.maxTokens > cap.maxOutputTokens) continue
+      if (cap.maxCommitTopK > 0 && commitTopK > cap.maxCommitTopK) continue
+      if (!ProviderTable.keyMatches(provider.peerId, provider.publicKey)) continue
+      const load =
+        offer.maxConcurrentJobs > 0 ? offer.activeJobs / offer.maxConcurrentJobs : cap.loadPermille / 1000
+      // Optimism for identities never tried: new providers get traffic (all of it audited on probation, and
+      // nothing streamed before the audit passes), so the network can grow without trusting anyone.
+      const score = rep.totalJobs === 0 ? 1 : rep.score
+      out.push({
+        peerId: provider.peerId,
+        publicKey: provider.publicKey,
+        score,
+        load,
+        latencyMs: provider.latencyMs,
+      })
+    }
+    return out
+  }
+
+  /**
+   * The router's watcher for an optimistic answer: audits c VRF-chosen steps after the fact, and on a
+   * step the model does not produce, builds a self-contained fraud proof, adjudicates it, bans the
+   * provider and marks the receipt failed.
+   */
+  async function watch(
+    jobHex: string,
+    receipt: ReturnType<typeof create<typeof ReceiptSchema>>,
+    providerId: string,
+    modelHash: Uint8Array,
+  ): Promise<{ verdict: string; reason: string }> {
+    const settle = (verdict: 'verified' | 'failed', reason: string) => {
+      const updated = create(ReceiptSchema, { ...receipt, verdict, reason, issuedAtMs: BigInt(Date.now()) })
+      receipts.put(jobHex, signEnvelope('RECEIPT', updated, node.signer), providerId, verdict)
+      countJob({ verdict })
+      return { verdict, reason }
+    }
+    try {
+      const request = receipt.request!
+      const response = receipt.response!
+      const { message: res } = openEnvelope('INFERENCE_RESPONSE', response)
+      const { message: req } = openEnvelope('INFERENCE_REQUEST', request)
+      const executor = executorFor(modelHash)!
+      const tolerance = toleranceFor(modelHash, res.engine)
+      const challenge = createAuditChallenge({
+        vrfSecretKey,
+        jobId: res.jobId,
+        root: res.transcriptRoot,
+        stepCount: res.stepCount,
+        c: auditSteps,
+      })
+      if (challenge.steps.length === 0) {
+        reputation.record(providerId, 'success', { jobId: jobHex })
+        return settle('verified', 'no steps to check')
+      }
+      const challengeEnvelope = signEnvelope(
+        'AUDIT_CHALLENGE',
+        create(AuditChallengeSchema, { jobId: res.jobId, transcriptRoot: res.transcriptRoot, ...challenge }),
+        node.signer,
+      )
+      let proof: ReturnType<typeof openEnvelope<'AUDIT_PROOF'>>['message']
+      try {
+        const bytes = await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope), {
+          readTimeoutMs: 30_000,
+        })
+        proof = openEnvelope('AUDIT_PROOF', decodeEnvelope(bytes), { signer: response.publicKey }).message
+      } catch (error) {
+        if (!(error instanceof InfraxaError)) throw error
+        reputation.record(providerId, 'failed_audit', {
+          jobId: jobHex,
+          reason: `watcher audit refused: ${error.shortMessage}`,
+        })
+        return settle('failed', `the provider did not answer the watcher's audit: ${error.shortMessage}`)
+      }
+      const recomputed = await executor.replay({
+        promptTokens: res.promptTokens,
+        outputTokens: res.outputTokens,
+        positions: proof.openings.map((o) => o.step),
+        topK: res.commitTopK,
+      })
+      const sampling = { temperature: req.sampling?.temperature ?? 0, seed: req.sampling?.seed ?? 0n }
+      for (let i = 0; i < proof.openings.length; i++) {
+        const opening = proof.openings[i]!
+        const check = compareStep(opening, recomputed[i] ?? [], tolerance, sampling)
+        if (check.ok && opening.token === res.outputTokens[opening.step]) continue
+        // Single-step inclusion proof for a portable fraud proof.
+        const single = await node.request(
+          providerId,
+          PROTOCOL_IDS.audit,
+          encodeEnvelope(
+            signEnvelope(
+              'AUDIT_CHALLENGE',
+              create(AuditChallengeSchema, {
+                jobId: res.jobId,
+                transcriptRoot: res.transcriptRoot,
+                ...challenge,
+                steps: [opening.step],
+              }),
+              node.signer,
+            ),
+          ),
+          { readTimeoutMs: 30_000 },
+        )
+        const singleProof = openEnvelope('AUDIT_PROOF', decodeEnvelope(single), {
+          signer: response.publicKey,
+        }).message
+        const fraudProof = createFraudProof({
+          request,
+          response,
+          opening: singleProof.openings[0] ?? opening,
+          siblings: singleProof.siblings,
+          recomputed: recomputed[i] ?? [],
+          bond: 0n,
+          challenger: node.signer,
+        })
+        const ruling = await adjudicateFraudProof(fraudProof, { executor, tolerance })
+        if (ruling.fraud) {
+          reputation.record(providerId, 'fraud', { jobId: jobHex, reason: ruling.reason })
+          return settle('failed', `fraud proven at step ${ruling.step}: ${ruling.reason}`)
+        }
+      }
+      reputation.record(providerId, 'success', { jobId: jobHex })
+      return settle('verified', `watcher re-executed ${proof.openings.length} steps`)
+    } catch (error) {
+      const reason = error instanceof InfraxaError ? error.shortMessage : String(error)
+      if (!(error instanceof InfraxaError)) console.error('router: watcher error', error)
+      return { verdict: 'pending', reason: `watcher could not check yet: ${reason}` }
+    }
+  }
+
+  async function auditAgain(
+    receiptId: string,
+    signal?: AbortSignal,
+  ): Promise<{ valid: boolean; reason: string }> {
+    const envelope = receipts.getEnvelope(receiptId.replace(/^chatcmpl-/, ''))
+    if (envelope === undefined) throw new BadRequestError(`no receipt "${receiptId}"`)
+    const { message: receipt } = openEnvelope('RECEIPT', envelope, { signer: node.publicKey })
+    if (receipt.request === undefined || receipt.response === undefined)
+      throw new BadRequestError('receipt has no exchange')
+    const { message: request } = openEnvelope('INFERENCE_REQUEST', receipt.request)
+    const { message: response } = openEnvelope('INFERENCE_RESPONSE', receipt.response)
+    const providerId = peerIdFromSignerKey(receipt.response.publicKey).toString()
+    const challenge = createAuditChallenge({
+      vrfSecretKey,
+      jobId: request.jobId,
+      root: response.transcriptRoot,
+      stepCount: response.stepCount,
+      c: auditSteps,
+    })
+    const challengeEnvelope = signEnvelope(
+      'AUDIT_CHALLENGE',
+      create(AuditChallengeSchema, {
+        jobId: request.jobId,
+        transcriptRoot: response.transcriptRoot,
+        ...challenge,
+      }),
+      node.signer,
+    )
+    let auditProof: SignedEnvelope
+    try {
+      auditProof = decodeEnvelope(
+        await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope), {
+          readTimeoutMs: 30_000,
+          ...(signal && { signal }),
+        }),
+      )
+    } catch (error) {
+      if (error instanceof InfraxaError)
+        return { valid: false, reason: `audit not answered: ${error.shortMessage}` }
+      throw error
+    }
+    const executor = executorFor(request.modelHash)
+    if (executor === undefined) throw new CannotVerifyError(hex(request.modelHash), receipt.verificationMode)
+    const tolerance = toleranceFor(request.modelHash, response.engine)
+    const result = await registry
+      .get(receipt.verificationMode)
+      .verify(
+        { request: receipt.request, response: receipt.response, challenge: challengeEnvelope, auditProof },
+        { executor, tolerance, minAuditSteps: Math.min(auditSteps, response.stepCount) },
+      )
+    return result.valid ? { valid: true, reason: '' } : { valid: false, reason: result.reason }
+  }
+
+  const api: RouterApi = {
+    complete,
+    models() {
+      const byHash = new Map<
+        string,
+        { name: string; providers: number; verifiable: boolean; offer?: Record<string, unknown> }
+      >()
+      for (const m of verifyModels) byHash.set(m.hashHex, { name: m.name, providers: 0, verifiable: true })
+      for (const p of providers.all()) {
+        if (reputation.get(p.peerId).banned) continue
+        for (const o of p.capability.models) {
+          const key = hex(o.modelHash)
+          const entry = byHash.get(key) ?? { name: o.name, providers: 0, verifiable: false }
+          entry.providers++
+          entry.offer = {
+            architecture: o.architecture,
+            quantization: o.quantization,
+            parameter_count: Number(o.parameterCount),
+            context_length: o.contextLength,
+          }
+          byHash.set(key, entry)
+        }
+      }
+      return [...byHash.entries()].map(([hash, e]) => ({
+        id: e.name,
+        object: 'model',
+        created: 0,
+        owned_by: 'infraxa',
+        infraxa: { model_hash: hash, providers: e.providers, verifiable: e.verifiable, ...e.offer },
+      }))
+    },
+    receipt: (id) => receipts.view(id.replace(/^chatcmpl-/, '')),
+    health: () => ({
+      status: 'ok',
+      peer_id: node.peerId.toString(),
+      providers: providers.all().length,
+      verify_models: verifyModels.map((m) => ({ name: m.name, model_hash: m.hashHex })),
+      reputation: reputation.list().map((r) => ({
+        peer_id: r.peerId,
+        score: Number(r.score.toFixed(4)),
+        clean_jobs: r.cleanJobs,
+        probation: r.onProbation,
+        banned: r.banned,
+        ban_reason: r.banReason,
+      })),
+    }),
+    metrics: () => metrics.render(),
+  }
+
+  let server: Server | undefined
+  let url: string | undefined
+  if (options.http !== false) {
+    const [host, portText] = (options.http ?? '127.0.0.1:8080').split(/:(?=\d+$)/)
+    server = createHttpServer(api)
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject)
+      server!.listen(Number(portText ?? 8080), host, () => resolve())
+    })
+    const address = server.address() as AddressInfo
+    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+  }
+
+  await refresh(1_000).catch(() => {})
+  let stopped = false
+  const router: Router = {
+    node,
+    peerId: node.peerId.toString(),
+    url,
+    api,
+    reputation,
+    providers,
+    refresh,
+    auditAgain,
+    whenSettled(receiptId) {
+      const id = receiptId.replace(/^chatcmpl-/, '')
+      const pending = settling.get(id)
+      if (pending) return pending
+      const view = receipts.view(id)
+      if (view === undefined) return Promise.reject(new BadRequestError(`no receipt "${receiptId}"`))
+      return Promise.resolve({ verdict: String(view.verdict), reason: String(view.reason ?? '') })
+    },
+    async stop() {
+      if (stopped) return
+      stopped = true
+      clearInterval(periodic)
+      offConnect()
+      if (server) {
+        server.closeAllConnections()
+        await new Promise<void>((resolve) => server!.close(() => resolve()))
+      }
+      await node.stop()
+      db.close()
+      await disposeModels()
+    },
+    [Symbol.asyncDispose]: () => router.stop(),
+  }
+  return router
+}
+
+/** A provider's answer failed verification (already recorded: the provider is banned). */
+class VerificationFailed extends InfraxaError {
+  readonly reason: string
+  constructor(providerId: string, reason: string, jobId: string) {
+    super('ERR_VERIFICATION_FAILED', `answer of ${providerId} failed verification: ${reason}`, {
+      details: `receipt ${jobId}`,
+    })
+    this.reason = reason
+  }
+}

@@ -1,0 +1,39 @@
+/** What the router knows of one provider when choosing. */
+export interface Candidate {
+  readonly peerId: string
+  /** Reputation score in (0, 1). */
+  readonly score: number
+  /** Reported load in [0, 1]. */
+  readonly load: number
+  /** Observed median latency in ms (undefined when never measured). */
+  readonly latencyMs: number | undefined
+}
+
+/**
+ * The selection score: reputation, discounted by reported load and by latency relative to a
+ * reference (1 s). Higher is better.
+ */
+export function selectionScore(c: Candidate): number {
+  const latency = c.latencyMs ?? 250
+  return c.score * (1 - 0.8 * Math.min(1, Math.max(0, c.load))) * (1000 / (1000 + latency))
+}
+
+/**
+ * Power-of-two-choices: draw two distinct candidates uniformly and keep the better one. Spreads load
+ * where always taking the best would herd every request onto one provider.
+ *
+ * @param random - uniform in [0, 1) (injectable for tests). @default Math.random
+ */
+export function pickProvider<C extends Candidate>(
+  candidates: readonly C[],
+  random: () => number = Math.random,
+): C | undefined {
+  if (candidates.length === 0) return undefined
+  if (candidates.length === 1) return candidates[0]
+  const i = Math.floor(random() * candidates.length)
+  let j = Math.floor(random() * (candidates.length - 1))
+  if (j >= i) j++
+  const a = candidates[i]!
+  const b = candidates[j]!
+  return selectionScore(a) >= selectionScore(b) ? a : b
+}

@@ -1,0 +1,236 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { main as cli } from '@infraxa/cli'
+import { createProvider, type Provider } from '@infraxa/provider'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createRouter, type Router } from '../src/index.js'
+import { chat, generatedModel, storiesPath, tempDir } from './support.js'
+
+describe('provider + router + client end to end (loopback, real models)', () => {
+  const dir = tempDir('e2e')
+  let a: Provider
+  let b: Provider
+  let router: Router
+  let generated: string
+
+  beforeAll(async () => {
+    generated = await generatedModel(dir, 7)
+    a = await createProvider({
+      models: [{ path: storiesPath(), name: 'stories260K' }],
+      dataDir: join(dir, 'a'),
+      threads: 1,
+    })
+    b = await createProvider({
+      models: [{ path: generated, name: 'generated' }],
+      dataDir: join(dir, 'b'),
+      threads: 1,
+    })
+    router = await createRouter({
+      dataDir: join(dir, 'router'),
+      http: '127.0.0.1:0',
+      bootstrap: [...a.node.multiaddrs, ...b.node.multiaddrs].map(String),
+      verifyModels: [{ path: storiesPath() }, { path: generated }],
+      threads: 1,
+    })
+  })
+
+  afterAll(async () => {
+    await router?.stop()
+    await a?.stop()
+    await b?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('lists both models with their hashes', async () => {
+    const models = (await (await fetch(`${router.url}/v1/models`)).json()) as any
+    expect(models.object).toBe('list')
+    const byHash = Object.fromEntries(models.data.map((m: any) => [m.infraxa.model_hash, m]))
+    expect(byHash[a.models[0]!.hashHex].infraxa.providers).toBe(1)
+    expect(byHash[b.models[0]!.hashHex].infraxa.verifiable).toBe(true)
+  })
+
+  it('answers each model over HTTP with a verified, retrievable receipt', async () => {
+    for (const [model, provider] of [
+      ['stories260K', a],
+      ['generated', b],
+    ] as const) {
+      const { status, json } = await chat(router.url!, {
+        model,
+        messages: [{ role: 'user', content: 'Once upon a time' }],
+        max_tokens: 24,
+      })
+      expect(status).toBe(200)
+      expect(json.object).toBe('chat.completion')
+      expect(json.choices[0].message.content.length).toBeGreaterThan(0)
+      expect(json.usage.completion_tokens).toBeGreaterThan(0)
+      expect(json.infraxa).toMatchObject({
+        verdict: 'verified',
+        verification: 'merkle',
+        provider: provider.peerId,
+        audited_steps: 4,
+      })
+      const receipt = (await (
+        await fetch(`${router.url}/v1/receipts/${json.infraxa.receipt_id}`)
+      ).json()) as any
+      expect(receipt.verdict).toBe('verified')
+      expect(receipt.response.output_text).toBe(json.choices[0].message.content)
+      expect(receipt.audit.steps).toHaveLength(4)
+      expect(receipt.envelopes.audit_proof.length).toBeGreaterThan(100)
+    }
+  })
+
+  it('is reproducible: the same greedy request gives the same answer', async () => {
+    const body = { model: 'stories260K', messages: [{ role: 'user', content: 'The dog' }], max_tokens: 20 }
+    const first = await chat(router.url!, body)
+    const second = await chat(router.url!, body)
+    expect(second.json.choices[0].message.content).toBe(first.json.choices[0].message.content)
+    expect(second.json.infraxa.receipt_id).not.toBe(first.json.infraxa.receipt_id)
+  })
+
+  it('streams through SSE the way OpenAI clients expect', async () => {
+    const res = await fetch(`${router.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'stories260K',
+        messages: [{ role: 'user', content: 'A cat' }],
+        max_tokens: 24,
+        stream: true,
+      }),
+    })
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const text = await res.text()
+    const events = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6))
+    expect(events.at(-1)).toBe('[DONE]')
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e))
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true)
+    const content = chunks.map((c) => c.choices[0].delta.content ?? '').join('')
+    const last = chunks.at(-1)
+    expect(last.choices[0].finish_reason).toBeTruthy()
+    expect(last.infraxa.verdict).toBe('verified')
+    const receipt = (await (
+      await fetch(`${router.url}/v1/receipts/${last.infraxa.receipt_id}`)
+    ).json()) as any
+    expect(content).toBe(receipt.response.output_text)
+  })
+
+  it('answers through the CLI with a printed receipt', async () => {
+    const out: string[] = []
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => {
+      out.push(String(chunk))
+      return true
+    })
+    try {
+      const code = await cli([
+        '--router',
+        router.url!,
+        '--model',
+        'stories260K',
+        '--prompt',
+        'What is 2+2?',
+        '--max-tokens',
+        '16',
+      ])
+      expect(code).toBe(0)
+    } finally {
+      spy.mockRestore()
+    }
+    const printed = out.join('')
+    expect(printed).toMatch(/verdict:\s+verified \[merkle\]/)
+    expect(printed).toContain(a.peerId)
+    const jsonOut: string[] = []
+    const spy2 = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => {
+      jsonOut.push(String(chunk))
+      return true
+    })
+    try {
+      expect(
+        await cli([
+          '--router',
+          router.url!,
+          '--model',
+          'generated',
+          '--prompt',
+          'hi',
+          '--json',
+          '--max-tokens',
+          '8',
+        ]),
+      ).toBe(0)
+    } finally {
+      spy2.mockRestore()
+    }
+    expect(JSON.parse(jsonOut.join('')).receipt.verdict).toBe('verified')
+  })
+
+  it('answers bad HTTP input with 4xx JSON errors and keeps serving', async () => {
+    const post = (body: string) =>
+      fetch(`${router.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      })
+    const cases: Array<[string, number, string]> = [
+      ['{not json', 400, 'ERR_BAD_REQUEST'],
+      ['[]', 400, 'ERR_BAD_REQUEST'],
+      [JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }), 400, 'ERR_BAD_REQUEST'],
+      [JSON.stringify({ model: 'stories260K', messages: [] }), 400, 'ERR_BAD_REQUEST'],
+      [
+        JSON.stringify({ model: 'stories260K', messages: [{ role: 'wizard', content: 'x' }] }),
+        400,
+        'ERR_BAD_REQUEST',
+      ],
+      [
+        JSON.stringify({ model: 'stories260K', messages: [{ role: 'user', content: 'x' }], max_tokens: 1e9 }),
+        400,
+        'ERR_BAD_REQUEST',
+      ],
+      [
+        JSON.stringify({ model: 'stories260K', messages: [{ role: 'user', content: 'x' }], temperature: -1 }),
+        400,
+        'ERR_BAD_REQUEST',
+      ],
+      [
+        JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }),
+        404,
+        'ERR_UNKNOWN_MODEL',
+      ],
+      [
+        JSON.stringify({
+          model: 'stories260K',
+          messages: [{ role: 'user', content: 'x' }],
+          verification: 'magic',
+        }),
+        400,
+        'ERR_BAD_REQUEST',
+      ],
+      ['x'.repeat(2 * 1024 * 1024), 413, 'ERR_PAYLOAD_TOO_LARGE'],
+    ]
+    for (const [body, status, code] of cases) {
+      const res = await post(body)
+      expect(res.status, body.slice(0, 60)).toBe(status)
+      expect(((await res.json()) as any).error.code).toBe(code)
+    }
+    expect((await fetch(`${router.url}/v1/chat/completions`)).status).toBe(405)
+    expect((await fetch(`${router.url}/nope`)).status).toBe(404)
+    expect((await fetch(`${router.url}/v1/receipts/deadbeef`)).status).toBe(404)
+    const health = (await (await fetch(`${router.url}/health`)).json()) as any
+    expect(health.status).toBe('ok')
+    const metrics = await (await fetch(`${router.url}/metrics`)).text()
+    expect(metrics).toMatch(/infraxa_jobs_total\{verdict="verified"\} \d+/)
+  })
+
+  it('a prompt larger than the model context is refused by the provider and reported, not crashed', async () => {
+    const { status, json } = await chat(router.url!, {
+      model: 'stories260K',
+      messages: [{ role: 'user', content: 'word '.repeat(3000) }],
+      max_tokens: 8,
+    })
+    expect(status).toBe(503)
+    expect(json.error.code).toBe('ERR_NO_VERIFIED_ANSWER')
+    expect(json.error.message).toMatch(/prompt|context/i)
+  })
+})

@@ -1,0 +1,44 @@
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { writeTestModel } from '@infraxa/engine'
+
+/**
+ * The real tiny model the app tests run: `INFRAXA_TEST_MODEL`, else `../shared/models/stories260K.gguf`
+ * beside the repository. Missing, it fails loudly (never a silent skip in CI).
+ */
+export function storiesPath(): string {
+  const path =
+    process.env.INFRAXA_TEST_MODEL ??
+    resolve(import.meta.dirname, '../../../../shared/models/stories260K.gguf')
+  if (!existsSync(path)) {
+    throw new Error(
+      `stories260K.gguf not found at ${path}. Put it there (hf:ggml-org/models/tinyllamas/stories260K.gguf, ` +
+        'MIT, sha256 270cba1b…3bd256d) or set INFRAXA_TEST_MODEL to its path.',
+    )
+  }
+  return path
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `infraxa-${prefix}-`))
+}
+
+/** A generated llama model with stories260K's vocabulary size (512), different weights per seed. */
+export async function generatedModel(dir: string, seed: number): Promise<string> {
+  const path = join(dir, `generated-${seed}.gguf`)
+  await writeTestModel({ path, seed, vocab: 512, dim: 64, layers: 2, ff: 128, type: 'q8_0' })
+  return path
+}
+
+export async function chat(
+  url: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  return { status: res.status, json: await res.json() }
+}

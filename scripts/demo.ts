@@ -1,0 +1,215 @@
+/**
+ * `pnpm demo`: two honest providers with different models, a router and the client on loopback; a
+ * verified answer from each model; then a provider that claims stories260K's hash but runs another
+ * model — the audit catches it, the router bans it, and the client still gets a verified answer.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { ask } from '@infraxa/cli'
+import { loadModel, writeTestModel } from '@infraxa/engine'
+import { createProvider, type Provider } from '@infraxa/provider'
+import { createRouter, type Router } from '@infraxa/router'
+
+const STORIES_URI = 'hf:ggml-org/models/tinyllamas/stories260K.gguf'
+const root = resolve(import.meta.dirname, '..')
+const work = mkdtempSync(join(tmpdir(), 'infraxa-demo-'))
+const started = performance.now()
+const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${line}`)
+
+/** stories260K from ../shared, else by URI when online, else a generated stand-in; says which. */
+async function storiesModel(): Promise<{ source: { path: string } | { uri: string }; label: string }> {
+  const shared = process.env.INFRAXA_TEST_MODEL ?? join(root, '..', 'shared', 'models', 'stories260K.gguf')
+  if (existsSync(shared)) return { source: { path: shared }, label: `stories260K from ${shared}` }
+  try {
+    const probe = await loadModel({ uri: STORIES_URI, threads: 1, download: { connectTimeoutMs: 3_000 } })
+    await probe.dispose()
+    return { source: { uri: STORIES_URI }, label: `stories260K downloaded from ${STORIES_URI}` }
+  } catch (error) {
+    const path = join(work, 'stories-standin.gguf')
+    await writeTestModel({ path, seed: 260, vocab: 512, dim: 64, layers: 2, ff: 128, type: 'q8_0' })
+    return {
+      source: { path },
+      label: `a generated stand-in (stories260K not in ../shared and ${STORIES_URI} unreachable: ${(error as Error).message.split('\n')[0]})`,
+    }
+  }
+}
+
+interface Row {
+  step: string
+  model: string
+  provider: string
+  verdict: string
+  audited: string
+  attempts: string
+  ms: string
+}
+const rows: Row[] = []
+const nodes: Array<Provider | Router> = []
+let failed = false
+
+function expect(condition: boolean, what: string): void {
+  if (!condition) {
+    failed = true
+    console.error(`DEMO CHECK FAILED: ${what}`)
+  }
+}
+
+try {
+  const stories = await storiesModel()
+  log(`model A: ${stories.label}`)
+  const generated = await writeTestModel({
+    path: join(work, 'generated.gguf'),
+    seed: 7,
+    vocab: 512,
+    dim: 96,
+    layers: 2,
+    ff: 192,
+    type: 'q8_0',
+  })
+  log(
+    `model B: generated llama (seed 7, ${generated.parameterCount ?? '?'} weights, Q8_0) at ${generated.path}`,
+  )
+  const cheaperPath = join(work, 'cheaper.gguf')
+  await writeTestModel({ path: cheaperPath, seed: 99, vocab: 512, dim: 64, layers: 2, ff: 128, type: 'q8_0' })
+
+  const providerA = await createProvider({
+    models: [{ ...stories.source, name: 'stories260K' }],
+    dataDir: join(work, 'provider-a'),
+    threads: 1,
+  })
+  nodes.push(providerA)
+  const providerB = await createProvider({
+    models: [{ path: generated.path, name: 'generated-b' }],
+    dataDir: join(work, 'provider-b'),
+    threads: 1,
+  })
+  nodes.push(providerB)
+  log(
+    `provider A ${providerA.peerId} serves ${providerA.models[0]!.name} (${providerA.models[0]!.hashHex.slice(0, 16)}…)`,
+  )
+  log(
+    `provider B ${providerB.peerId} serves ${providerB.models[0]!.name} (${providerB.models[0]!.hashHex.slice(0, 16)}…)`,
+  )
+
+  const router = await createRouter({
+    dataDir: join(work, 'router'),
+    http: '127.0.0.1:0',
+    bootstrap: [...providerA.node.multiaddrs, ...providerB.node.multiaddrs].map(String),
+    verifyModels: [{ ...stories.source }, { path: generated.path }],
+    threads: 1,
+    auditSteps: 4,
+  })
+  nodes.push(router)
+  log(`router ${router.peerId}, OpenAI-compatible API at ${router.url}`)
+
+  const storiesHash = providerA.models[0]!.hashHex
+  const run = async (
+    step: string,
+    model: string,
+    prompt: string,
+    stream = false,
+    verification = 'merkle',
+  ) => {
+    const t0 = performance.now()
+    let streamed = ''
+    const answer = await ask({
+      router: router.url!,
+      model,
+      prompt,
+      maxTokens: 48,
+      stream,
+      verification,
+      ...(stream && { onText: (t: string) => (streamed += t) }),
+    })
+    const r = answer.receipt as Record<string, any>
+    log(`${step}: "${answer.text.trim().slice(0, 70)}${answer.text.length > 70 ? '…' : ''}"`)
+    log(
+      `  receipt ${r.receipt_id}: ${r.verdict} by ${r.provider.slice(-8)}, ${r.audited_steps} steps audited, ${r.attempts} attempt(s)`,
+    )
+    rows.push({
+      step,
+      model: model.length > 20 ? `${model.slice(0, 12)}…` : model,
+      provider: r.provider.slice(-8),
+      verdict: r.verdict,
+      audited: String(r.audited_steps),
+      attempts: String(r.attempts),
+      ms: (performance.now() - t0).toFixed(0),
+    })
+    if (stream) expect(streamed === answer.text, 'streamed text equals the final answer')
+    if (r.verdict === 'pending') {
+      const settled = await router.whenSettled(r.receipt_id)
+      log(`  optimistic answer settled by the router's watcher: ${settled.verdict} (${settled.reason})`)
+      rows.at(-1)!.verdict = `pending → ${settled.verdict}`
+      rows.at(-1)!.audited = '4 after'
+      rows.at(-1)!.ms = (performance.now() - t0).toFixed(0)
+      return { ...r, verdict: settled.verdict }
+    }
+    return r
+  }
+
+  const a = await run('1. merkle, model A', 'stories260K', 'Once upon a time')
+  expect(
+    a.verdict === 'verified' && a.provider === providerA.peerId,
+    'model A answered and verified by provider A',
+  )
+  const b = await run('2. merkle, model B', 'generated-b', 'Hello there')
+  expect(
+    b.verdict === 'verified' && b.provider === providerB.peerId,
+    'model B answered and verified by provider B',
+  )
+  const s = await run('3. merkle, streamed (SSE)', storiesHash, 'The little dog', true)
+  expect(s.verdict === 'verified', 'streamed answer verified')
+
+  const f = await run('4. fraud_proof (optimistic)', 'stories260K', 'Lily saw a bird', false, 'fraud_proof')
+  expect(f.verdict === 'verified', 'optimistic answer settled verified')
+
+  // The attack: a provider that claims stories260K's hash but runs a cheaper model.
+  const cheater = await createProvider({
+    models: [{ path: cheaperPath, name: 'stories260K' }],
+    dataDir: join(work, 'cheater'),
+    threads: 1,
+    bootstrap: providerA.node.multiaddrs.map(String),
+    dishonest: { claimModelHash: providerA.models[0]!.hash },
+  })
+  nodes.push(cheater)
+  await router.node.libp2p.dial(cheater.node.multiaddrs[0]!)
+  await router.refresh(2_000)
+  log(`cheater ${cheater.peerId} joins, claiming stories260K's hash while running another model`)
+  const c = await run('5. attack: substituted model', 'stories260K', 'Once upon a time')
+  const cheaterRep = router.reputation.get(cheater.peerId)
+  expect(cheaterRep.banned, 'the cheater is banned')
+  expect(
+    c.verdict === 'verified' && c.provider === providerA.peerId && c.attempts === 2,
+    'client still got a verified answer from provider A on the retry',
+  )
+  const events = router.reputation.events(cheater.peerId)
+  log(`  cheater banned: ${cheaterRep.banned} — ${cheaterRep.banReason}`)
+  rows.push({
+    step: '   ↳ cheater',
+    model: 'claims A',
+    provider: cheater.peerId.slice(-8),
+    verdict: `banned (${events[0]?.event})`,
+    audited: '4',
+    attempts: '-',
+    ms: '-',
+  })
+  const again = await run('6. after the ban', 'stories260K', 'A cat sat')
+  expect(again.provider === providerA.peerId && again.attempts === 1, 'banned provider is no longer selected')
+} catch (error) {
+  failed = true
+  console.error('demo failed:', error)
+} finally {
+  for (const n of nodes.reverse()) await n.stop().catch(() => {})
+  rmSync(work, { recursive: true, force: true })
+}
+
+const cols: Array<keyof Row> = ['step', 'model', 'provider', 'verdict', 'audited', 'attempts', 'ms']
+const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)))
+const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |`
+console.log(`\n${line(cols)}\n${line(width.map((w) => '-'.repeat(w)))}`)
+for (const r of rows) console.log(line(cols.map((c) => r[c])))
+console.log(
+  `\n${failed ? 'DEMO FAILED' : 'demo ok'} in ${((performance.now() - started) / 1000).toFixed(1)} s; every node stopped.`,
+)
+process.exit(failed ? 1 : 0)
