@@ -1,0 +1,141 @@
+/**
+ * zk_snark benchmarks: `pnpm --filter @infraxa/proofs bench:zk` (after `pnpm circuits:build`; the T = 8
+ * and T = 32 rows need `tsx circuits/scripts/build.ts --circuit window_t8_k8` / `window_t32_k8`, which
+ * build into node_modules/.cache/infraxa-zk/build and are skipped when absent). Prints medians measured
+ * in this run; no thresholds. Goal: ≤ 5 s to prove a 32-token answer on 2 cores, ≤ 50 ms to verify it.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ed25519Signer } from '@infraxa/protocol'
+import { commitStep } from '../src/transcript/index.js'
+import {
+  createZkProver,
+  DEFAULT_ZK_ARTIFACTS_DIR,
+  encodeZkModeProof,
+  loadZkArtifacts,
+  verifyWindow,
+  verifyZkTranscript,
+  type ZkArtifacts,
+  zkRootOf,
+} from '../src/zk/index.js'
+
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+const cache = join(root, 'node_modules/.cache/infraxa-zk/build')
+const signer = ed25519Signer(new Uint8Array(32).fill(3))
+const jobId = new Uint8Array(16).fill(7)
+const ANSWER = 32
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/** A greedy transcript over a 32k vocabulary, k = 8. */
+function transcript(n: number) {
+  return Array.from({ length: n }, (_, t) => {
+    const topK = Array.from({ length: 8 }, (_, i) => ({
+      id: (t * 31 + i * 977) % 32000,
+      logprob: -0.05 - i * 0.9 - (t % 7) / 10,
+    }))
+    return commitStep(t, { token: topK[0]!.id, topK })
+  })
+}
+
+const builds: Array<[string, string]> = [
+  ['window_t8_k8', join(cache, 'window_t8_k8')],
+  ['window_t16_k8', DEFAULT_ZK_ARTIFACTS_DIR],
+  ['window_t32_k8', join(cache, 'window_t32_k8')],
+]
+
+const rows: string[][] = [
+  [
+    'T',
+    'constraints',
+    'zkey',
+    'prove / window',
+    'prove 32 tokens',
+    '… 2 processes',
+    'per token',
+    'verify 32',
+    'verify 1 window',
+    'proof B/token',
+  ],
+]
+
+async function bench(artifacts: ZkArtifacts) {
+  const T = artifacts.windowSize
+  const steps = transcript(ANSWER)
+  const prover = createZkProver({ artifacts })
+  try {
+    // Warm-up (worker start, snarkjs load, wasm compile), then the measured runs.
+    await prover.proveWindow({ steps, index: 0 })
+    const windowMs: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const start = performance.now()
+      await prover.proveWindow({ steps, index: 0 })
+      windowMs.push(performance.now() - start)
+    }
+    const answerMs: number[] = []
+    let last: Awaited<ReturnType<typeof prover.proveTranscript>> | undefined
+    for (let i = 0; i < 2; i++) {
+      const start = performance.now()
+      last = await prover.proveTranscript({ jobId, steps })
+      answerMs.push(performance.now() - start)
+    }
+    const parallel = createZkProver({ artifacts, processes: 2 })
+    const parallelMs: number[] = []
+    try {
+      await parallel.proveTranscript({ jobId, steps })
+      for (let i = 0; i < 2; i++) {
+        const start = performance.now()
+        await parallel.proveTranscript({ jobId, steps })
+        parallelMs.push(performance.now() - start)
+      }
+    } finally {
+      await parallel.close()
+    }
+    const { proof, zkRoot } = last!
+    if (!zkRootOf({ jobId, steps, windowSize: T, topK: 8 }).every((b, i) => b === zkRoot[i]))
+      throw new Error('root')
+    const outputTokens = steps.map((s) => s.token)
+    const verify = () => verifyZkTranscript({ artifacts, jobId, zkRoot, outputTokens, proof })
+    if (!verify().ok) throw new Error('honest proof does not verify')
+    const verifyMs: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now()
+      verify()
+      verifyMs.push(performance.now() - start)
+    }
+    const oneMs: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now()
+      verifyWindow({ artifacts, outputTokens, window: proof.windows[0]! })
+      oneMs.push(performance.now() - start)
+    }
+    const bytes = encodeZkModeProof(proof, signer).length
+    const answer = median(answerMs)
+    rows.push([
+      String(T),
+      String(artifacts.manifest.constraints),
+      `${(artifacts.manifest.files.zkey.bytes / 2 ** 20).toFixed(1)} MiB`,
+      `${(median(windowMs) / 1000).toFixed(2)} s`,
+      `${(answer / 1000).toFixed(2)} s (${proof.windows.length} windows)`,
+      `${(median(parallelMs) / 1000).toFixed(2)} s`,
+      `${(Math.min(answer, median(parallelMs)) / ANSWER).toFixed(0)} ms`,
+      `${median(verifyMs).toFixed(1)} ms`,
+      `${median(oneMs).toFixed(1)} ms`,
+      `${(bytes / ANSWER).toFixed(1)} (${bytes} B signed)`,
+    ])
+  } finally {
+    await prover.close()
+  }
+}
+
+for (const [name, dir] of builds) {
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    console.log(`(skipping ${name}: no build in ${dir})`)
+    continue
+  }
+  await bench(loadZkArtifacts(dir))
+}
+
+const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+for (const r of rows) console.log(r.map((c, i) => c.padEnd(width[i]!)).join('  '))

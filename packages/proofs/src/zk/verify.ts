@@ -1,0 +1,111 @@
+import { bytesEqual } from '@infraxa/protocol'
+import type { ZkVerifierArtifacts } from './artifacts.js'
+import { activeSteps, windowCount, zkRootFromWindows } from './commitment.js'
+import { MalformedZkProofError } from './errors.js'
+import { fieldFromBytes, toBytes32 } from './field.js'
+import { type Groth16Statement, verifyGroth16 } from './groth16.js'
+import type { ZkTranscriptProofData, ZkWindowProofData } from './prover.js'
+
+/**
+ * The public signals of window `index`, rebuilt by the verifier from what it already has — the window
+ * root it checked against the signed zk root, the window position, the signed step count and output
+ * tokens — never taken from the prover: `[root, index, active, token_0 … token_{T−1}]` (tokens past the
+ * end are 0).
+ */
+export function windowPublicSignals(args: {
+  readonly windowRoot: bigint
+  readonly index: number
+  readonly windowSize: number
+  readonly outputTokens: readonly number[]
+}): bigint[] {
+  const { windowRoot, index, windowSize, outputTokens } = args
+  const active = activeSteps(index, outputTokens.length, windowSize)
+  const tokens = Array.from({ length: windowSize }, (_, i) =>
+    i < active ? BigInt(outputTokens[index * windowSize + i]!) : 0n,
+  )
+  return [windowRoot, BigInt(index), BigInt(active), ...tokens]
+}
+
+/**
+ * Verifies one window proof: the window's committed steps hash to `windowRoot` and each of its output
+ * tokens is the greedy choice of its committed top-k.
+ *
+ * @example
+ * verifyWindow({ artifacts, outputTokens: response.outputTokens, window: proof.windows[0] }) // true
+ */
+export function verifyWindow(args: {
+  readonly artifacts: ZkVerifierArtifacts
+  /** All output tokens of the transcript (their count is the step count). */
+  readonly outputTokens: readonly number[]
+  readonly window: ZkWindowProofData
+}): boolean {
+  const { artifacts, outputTokens, window } = args
+  if (window.index >= windowCount(outputTokens.length, artifacts.windowSize)) return false
+  let root: bigint
+  try {
+    root = fieldFromBytes(window.windowRoot, 'window root')
+  } catch {
+    return false
+  }
+  const publicSignals = windowPublicSignals({
+    windowRoot: root,
+    index: window.index,
+    windowSize: artifacts.windowSize,
+    outputTokens,
+  })
+  return verifyGroth16(artifacts.vkey, [{ publicSignals, proof: window.proof }])
+}
+
+export type ZkVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string }
+
+/**
+ * Verifies a transcript proof against what the provider signed in its response: the job id, the zk
+ * root, the step count and the output tokens. Checks the proof is for this job, root, step count,
+ * window size and verification key; that its windows are exactly 0 … W−1 in order; that the window
+ * roots combine into the signed zk root; and (batched) that every window's Groth16 proof verifies for
+ * the public signals rebuilt by {@link windowPublicSignals}.
+ */
+export function verifyZkTranscript(args: {
+  readonly artifacts: ZkVerifierArtifacts
+  readonly jobId: Uint8Array
+  readonly zkRoot: Uint8Array
+  readonly outputTokens: readonly number[]
+  readonly proof: ZkTranscriptProofData
+}): ZkVerdict {
+  const { artifacts, jobId, zkRoot, outputTokens, proof } = args
+  const { windowSize, topK } = artifacts
+  const stepCount = outputTokens.length
+  const fail = (reason: string): ZkVerdict => ({ ok: false, reason })
+  if (!bytesEqual(proof.jobId, jobId)) return fail('zk proof is for another job')
+  if (!bytesEqual(proof.zkRoot, zkRoot)) return fail('zk proof is for another zk root than the signed one')
+  if (proof.stepCount !== stepCount) return fail(`zk proof covers ${proof.stepCount} steps, not ${stepCount}`)
+  if (proof.windowSize !== windowSize) {
+    return fail(`zk proof uses windows of ${proof.windowSize} steps; the circuit proves ${windowSize}`)
+  }
+  if (!bytesEqual(proof.vkeyHash, artifacts.vkeyHash)) return fail('zk proof is for another verification key')
+  const count = windowCount(stepCount, windowSize)
+  if (proof.windows.length !== count)
+    return fail(`${proof.windows.length} window proofs where ${count} are needed`)
+  const roots: bigint[] = []
+  for (const [w, window] of proof.windows.entries()) {
+    if (window.index !== w) return fail(`window proof ${w} says it is window ${window.index}`)
+    try {
+      roots.push(fieldFromBytes(window.windowRoot, `window ${w} root`))
+    } catch (error) {
+      if (error instanceof MalformedZkProofError) return fail(error.shortMessage)
+      throw error
+    }
+  }
+  const expected = zkRootFromWindows({ jobId, stepCount, windowSize, topK, windowRoots: roots })
+  if (!bytesEqual(toBytes32(expected), zkRoot))
+    return fail('window roots do not combine into the signed zk root')
+  const statements: Groth16Statement[] = proof.windows.map((window, w) => ({
+    publicSignals: windowPublicSignals({ windowRoot: roots[w]!, index: w, windowSize, outputTokens }),
+    proof: window.proof,
+  }))
+  if (verifyGroth16(artifacts.vkey, statements)) return { ok: true }
+  const bad = statements.findIndex((s) => !verifyGroth16(artifacts.vkey, [s]))
+  return fail(
+    `window ${bad < 0 ? '?' : bad} proof does not verify (tokens, root or position differ from what was proved)`,
+  )
+}
