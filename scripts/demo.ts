@@ -117,7 +117,7 @@ try {
       router: router.url!,
       model,
       prompt,
-      maxTokens: 48,
+      maxTokens: verification === 'zk_snark' ? 32 : 48,
       stream,
       verification,
       ...(stream && { onText: (t: string) => (streamed += t) }),
@@ -164,6 +164,9 @@ try {
   const f = await run('4. fraud_proof (optimistic)', 'stories260K', 'Lily saw a bird', false, 'fraud_proof')
   expect(f.verdict === 'verified', 'optimistic answer settled verified')
 
+  const z = await run('5. zk_snark (Groth16, greedy)', 'stories260K', 'Tom had a red ball', false, 'zk_snark')
+  expect(z.verdict === 'verified', 'zk proofs verified')
+
   // The attack: a provider that claims stories260K's hash but runs a cheaper model.
   const cheater = await createProvider({
     models: [{ path: cheaperPath, name: 'stories260K' }],
@@ -176,7 +179,7 @@ try {
   await router.node.libp2p.dial(cheater.node.multiaddrs[0]!)
   await router.refresh(2_000)
   log(`cheater ${cheater.peerId} joins, claiming stories260K's hash while running another model`)
-  const c = await run('5. attack: substituted model', 'stories260K', 'Once upon a time')
+  const c = await run('6. attack: substituted model', 'stories260K', 'Once upon a time')
   const cheaterRep = router.reputation.get(cheater.peerId)
   expect(cheaterRep.banned, 'the cheater is banned')
   expect(
@@ -194,7 +197,7 @@ try {
     attempts: '-',
     ms: '-',
   })
-  const again = await run('6. after the ban', 'stories260K', 'A cat sat')
+  const again = await run('7. after the ban', 'stories260K', 'A cat sat')
   expect(again.provider === providerA.peerId && again.attempts === 1, 'banned provider is no longer selected')
 } catch (error) {
   failed = true

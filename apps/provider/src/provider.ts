@@ -6,6 +6,15 @@ import { createNode, type FramedStream, type InfraxaNode } from '@infraxa/p2p'
 import { createSampler } from '@infraxa/proofs/sampling'
 import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
 import {
+  createZkProver,
+  encodeZkModeProof,
+  loadZkArtifacts,
+  ZK_SNARK_MODE_ID,
+  type ZkArtifacts,
+  type ZkProver,
+  zkRootOf,
+} from '@infraxa/proofs/zk'
+import {
   AuditProofSchema,
   bytesEqual,
   type Capability,
@@ -103,7 +112,7 @@ export interface Provider extends AsyncDisposable {
   stop(): Promise<void>
 }
 
-const SUPPORTED_MODES = ['merkle', 'fraud_proof']
+const SUPPORTED_MODES = ['merkle', 'fraud_proof', 'zk_snark']
 
 /** A model's display name: given, else the GGUF file name, else `general.name`, else a hash prefix. */
 function modelName(source: ModelSource, generalName: string | undefined, hashHex: string): string {
@@ -178,6 +187,17 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     throw error
   }
   let jobsServed = 0
+  // The zk prover and its artifacts load on the first zk_snark request.
+  let prover: ZkProver | undefined
+  let artifacts: ZkArtifacts | undefined
+  const zkArtifacts = () => {
+    artifacts ??= loadZkArtifacts()
+    return artifacts
+  }
+  const zkProver = () => {
+    prover ??= createZkProver({ artifacts: zkArtifacts() })
+    return prover
+  }
 
   const capability = (): Capability => {
     const active = served.reduce((n, m) => n + m.active, 0)
@@ -244,6 +264,17 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     }
     if (request.jobId.length < 8 || request.jobId.length > 64)
       throw new LimitExceededError('job id must be 8..64 bytes')
+    const zk = request.verificationMode === ZK_SNARK_MODE_ID
+    if (zk) {
+      if ((request.sampling?.temperature ?? 0) !== 0) {
+        throw new UnsupportedModeError(
+          'zk_snark with temperature > 0 (the circuit proves greedy decoding only)',
+          SUPPORTED_MODES,
+        )
+      }
+      if (k !== zkArtifacts().topK)
+        throw new LimitExceededError(`zk_snark needs commit_top_k = ${zkArtifacts().topK}`)
+    }
     if (store.get(request.jobId) !== undefined) throw new DuplicateJobError()
     if (model.active >= limits.maxConcurrentJobs) throw new BusyError(model.active)
 
@@ -294,6 +325,14 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         outputTokens: result.outputTokens,
         outputText: result.text,
         transcriptRoot: transcript.root,
+        ...(zk && {
+          zkRoot: zkRootOf({
+            jobId: request.jobId,
+            steps: transcript.steps,
+            windowSize: zkArtifacts().windowSize,
+            topK: zkArtifacts().topK,
+          }),
+        }),
         stepCount: result.outputTokens.length,
         commitTopK: k,
         finishReason: result.finishReason,
@@ -321,6 +360,17 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
           create(InferenceFrameSchema, { frame: { case: 'response', value: responseEnvelope } }),
         ),
       )
+      if (zk) {
+        // The answer is out; the proof follows (proved in a child process: this node keeps serving).
+        const { proof } = await zkProver().proveTranscript({ jobId: request.jobId, steps: transcript.steps })
+        const envelope = decodeEnvelope(encodeZkModeProof(proof, node.signer))
+        await stream.write(
+          encodeMessage(
+            'INFERENCE_FRAME',
+            create(InferenceFrameSchema, { frame: { case: 'zkProof', value: envelope } }),
+          ),
+        )
+      }
     } finally {
       model.active--
     }
@@ -381,6 +431,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       if (stopped) return
       stopped = true
       await node.stop()
+      await prover?.close()
       db.close()
       await cleanup()
     },

@@ -20,9 +20,11 @@ import {
   type Executor,
   FRAUD_PROOF_MODE_ID,
   fraudProofMode,
+  MERKLE_MODE_ID,
   type ModeRegistry,
   merkleMode,
 } from '@infraxa/proofs/modes'
+import { zkSnarkMode } from '@infraxa/proofs/zk'
 import {
   AuditChallengeSchema,
   bytesEqual,
@@ -150,6 +152,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   const registry: ModeRegistry = createModeRegistry([
     merkleMode(),
     fraudProofMode(),
+    zkSnarkMode(),
     ...(options.modes ?? []),
   ])
   const challengeWindowMs = options.challengeWindowMs ?? 10 * 60_000
@@ -306,6 +309,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const live = (optimistic || !rep.onProbation) && args.onText !== undefined
     const held: string[] = []
     let responseEnvelope: SignedEnvelope | undefined
+    let modeProofBytes: Uint8Array | undefined
     const signal = AbortSignal.any([args.signal, AbortSignal.timeout(jobTimeoutMs)])
     for await (const frame of node.requestStream(
       providerId,
@@ -322,6 +326,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         else held.push(decoded.value.text)
       } else if (decoded.case === 'response') {
         responseEnvelope = decoded.value
+      } else if (decoded.case === 'zkProof') {
+        modeProofBytes = encodeEnvelope(decoded.value)
       } else if (decoded.case === 'error') {
         throw new RemoteError(decoded.value)
       }
@@ -331,8 +337,11 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const generatedMs = performance.now() - started
 
     const mode = registry.get(req.verification)
-    const audit = !optimistic && (rep.onProbation || Math.random() < auditRate)
-    let verdict: CompletionReceipt['verdict'] = 'unaudited'
+    const executor = executorFor(args.modelHash)
+    // Audits cover model execution in every mode but the optimistic one (whose watcher audits later);
+    // a router without the model can still check a mode proof (zk), not the execution.
+    const audit = !optimistic && executor !== undefined && (rep.onProbation || Math.random() < auditRate)
+    let verdict = 'unaudited' as CompletionReceipt['verdict']
     let reason = ''
     let challengeEnvelope: SignedEnvelope | undefined
     let auditProofEnvelope: SignedEnvelope | undefined
@@ -342,7 +351,24 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     })
     const tolerance = toleranceFor(args.modelHash, response.engine)
     const verifyStarted = performance.now()
-    if (audit) {
+    const fail = (why: string) => {
+      verdict = 'failed'
+      reason = why
+    }
+    if (!optimistic && mode.id !== MERKLE_MODE_ID) {
+      // Modes with their own proof (zk_snark, third-party modes): the proof came after the response.
+      const result = await mode.verify(
+        {
+          request: requestEnvelope,
+          response: responseEnvelope,
+          ...(modeProofBytes && { modeProof: modeProofBytes }),
+        },
+        { ...(executor && { executor }), tolerance },
+      )
+      if (result.valid) verdict = 'verified'
+      else fail(result.reason)
+    }
+    if (audit && verdict !== 'failed') {
       const challenge = createAuditChallenge({
         vrfSecretKey,
         jobId,
@@ -367,28 +393,22 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         )
         auditProofEnvelope = decodeEnvelope(proofBytes)
       } catch (error) {
-        if (error instanceof RemoteError || error instanceof InfraxaError) {
-          // Refusing or failing an audit counts as failing it.
-          verdict = 'failed'
-          reason = `audit not answered: ${error.shortMessage}`
-        } else throw error
+        // Refusing or failing an audit counts as failing it.
+        if (error instanceof InfraxaError) fail(`audit not answered: ${error.shortMessage}`)
+        else throw error
       }
       if (auditProofEnvelope !== undefined) {
-        const result = await mode.verify(
+        const result = await registry.get(MERKLE_MODE_ID).verify(
           {
             request: requestEnvelope,
             response: responseEnvelope,
             challenge: challengeEnvelope,
             auditProof: auditProofEnvelope,
           },
-          {
-            executor: executorFor(args.modelHash)!,
-            tolerance,
-            minAuditSteps: Math.min(auditSteps, response.stepCount),
-          },
+          { executor: executor!, tolerance, minAuditSteps: Math.min(auditSteps, response.stepCount) },
         )
-        verdict = result.valid ? 'verified' : 'failed'
-        reason = result.valid ? '' : result.reason
+        if (result.valid) verdict = 'verified'
+        else fail(result.reason)
         audited = challenge.steps.length
         countAudit({}, audited)
       }
@@ -396,7 +416,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     if (optimistic) {
       const result = await mode.verify(
         { request: requestEnvelope, response: responseEnvelope },
-        { executor: executorFor(args.modelHash)!, tolerance },
+        { executor: executor!, tolerance },
       )
       verdict = result.valid ? 'pending' : 'failed'
       reason = result.valid ? '' : result.reason
@@ -409,6 +429,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       verificationMode: req.verification,
       ...(challengeEnvelope && { challenge: challengeEnvelope }),
       ...(auditProofEnvelope && { auditProof: auditProofEnvelope }),
+      ...(modeProofBytes && { modeProof: modeProofBytes }),
       verdict,
       reason,
       issuedAtMs: BigInt(Date.now()),

@@ -234,3 +234,56 @@ describe('provider + router + client end to end (loopback, real models)', () => 
     expect(json.error.message).toMatch(/prompt|context/i)
   })
 })
+
+describe('zk_snark mode end to end', () => {
+  const dir = tempDir('zk')
+  let provider: Provider
+  let router: Router
+  beforeAll(async () => {
+    provider = await createProvider({
+      models: [{ path: storiesPath(), name: 'stories260K' }],
+      dataDir: join(dir, 'p'),
+      threads: 1,
+    })
+    router = await createRouter({
+      dataDir: join(dir, 'router'),
+      http: '127.0.0.1:0',
+      bootstrap: provider.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+    })
+  })
+  afterAll(async () => {
+    await router?.stop()
+    await provider?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('answers greedy requests with Groth16 proofs of the committed transcript, verified by the router, plus an audit', async () => {
+    const { status, json } = await chat(router.url!, {
+      model: 'stories260K',
+      messages: [{ role: 'user', content: 'Once upon a time' }],
+      max_tokens: 20,
+      verification: 'zk_snark',
+    })
+    expect(status).toBe(200)
+    expect(json.infraxa).toMatchObject({ verdict: 'verified', verification: 'zk_snark', audited_steps: 4 })
+    const receipt = (await (
+      await fetch(`${router.url}/v1/receipts/${json.infraxa.receipt_id}`)
+    ).json()) as any
+    expect(receipt.verification).toBe('zk_snark')
+    expect(receipt.verdict).toBe('verified')
+  })
+
+  it('refuses sampled decoding in zk_snark mode with a clear error', async () => {
+    const { status, json } = await chat(router.url!, {
+      model: 'stories260K',
+      messages: [{ role: 'user', content: 'Once' }],
+      max_tokens: 8,
+      temperature: 0.7,
+      verification: 'zk_snark',
+    })
+    expect(status).toBe(503)
+    expect(json.error.message).toMatch(/greedy/)
+  })
+})
