@@ -13,7 +13,7 @@ Options:
   --bootstrap <multiaddr> bootstrap peer (repeatable; give several against eclipse attacks)
   --data-dir <dir>        node key and transcript store (default ./infraxa-provider)
   --threads <n>           CPU threads per model (default 2)
-  --gpu <auto|cpu|cuda|vulkan|metal>  backend (default cpu)
+  --gpu <auto|cpu|cuda|vulkan|metal|N>  backend, or GPU index N (CUDA/Vulkan, via *_VISIBLE_DEVICES; default cpu)
   --stake <n>             stake advertised in the capability record (default 0)
   --mdns                  discover peers on the LAN
   -h, --help              this help
@@ -55,7 +55,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('infraxa-provider: --threads must be a positive integer\n')
     return 2
   }
-  const gpuFlag = (values.gpu as string | undefined) ?? 'cpu'
+  let gpuFlag = (values.gpu as string | undefined) ?? 'cpu'
+  if (/^\d+$/.test(gpuFlag)) {
+    // llama.cpp picks devices through the driver's visibility list; a GPU build must be installed.
+    process.env.CUDA_VISIBLE_DEVICES = gpuFlag
+    process.env.GGML_VK_VISIBLE_DEVICES = gpuFlag
+    gpuFlag = 'auto'
+  }
   if (!['auto', 'cpu', 'cuda', 'vulkan', 'metal'].includes(gpuFlag)) {
     process.stderr.write(`infraxa-provider: unknown --gpu "${gpuFlag}"\n`)
     return 2

@@ -1,0 +1,25 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { main } from '../src/index.js'
+
+describe('infraxa-provider CLI', () => {
+  afterEach(() => vi.restoreAllMocks())
+
+  it('prints help, and refuses missing models, bad thread counts and unknown backends with exit code 2', async () => {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    expect(await main(['--help'])).toBe(0)
+    expect(String(out.mock.calls[0]?.[0])).toMatch(/--model <path\|hf:uri>/)
+    expect(await main([])).toBe(2)
+    expect(await main(['--model', 'x.gguf', '--threads', '0'])).toBe(2)
+    expect(await main(['--model', 'x.gguf', '--gpu', 'quantum'])).toBe(2)
+    expect(await main(['--nope'])).toBe(2)
+    expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/give at least one --model/)
+  })
+
+  it('fails with a clear message (exit 1) for a model file that does not exist', async () => {
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    expect(await main(['--model', '/nonexistent/model.gguf', '--data-dir', '/tmp/infraxa-cli-test'])).toBe(1)
+    expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/not found|no such|does not exist/i)
+  })
+})
