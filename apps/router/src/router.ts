@@ -33,6 +33,7 @@ import {
   decodeMessage,
   type EngineInfo as EngineInfoMessage,
   encodeEnvelope,
+  FraudVerdictSchema,
   InferenceRequestSchema,
   InfraxaError,
   openEnvelope,
@@ -42,6 +43,7 @@ import {
   type SignedEnvelope,
   signEnvelope,
 } from '@infraxa/protocol'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { BadRequestError, CannotVerifyError, NoVerifiedAnswerError, UnknownModelError } from './errors.js'
 import {
   type CompletionReceipt,
@@ -221,6 +223,46 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     'infraxa_banned_providers',
     'Providers banned for cheating',
     () => reputation.list().filter((r) => r.banned).length,
+  )
+
+  // Any node holding the model adjudicates fraud proofs: watchers (other providers, other routers)
+  // submit them here; proven fraud bans the provider in this router's book too.
+  await node.handle(
+    PROTOCOL_IDS.fraud,
+    async (stream) => {
+      const frame = await stream.read()
+      if (frame === null) return undefined
+      const proofEnvelope = decodeEnvelope(frame)
+      const { message: proof } = openEnvelope('FRAUD_PROOF', proofEnvelope)
+      const modelHash = proof.request
+        ? openEnvelope('INFERENCE_REQUEST', proof.request).message.modelHash
+        : undefined
+      const executor = modelHash && executorFor(modelHash)
+      if (!modelHash || !executor)
+        throw new CannotVerifyError(modelHash ? hex(modelHash) : '(none)', FRAUD_PROOF_MODE_ID)
+      const responseEngine = proof.response
+        ? openEnvelope('INFERENCE_RESPONSE', proof.response).message.engine
+        : undefined
+      const ruling = await adjudicateFraudProof(proofEnvelope, {
+        executor,
+        tolerance: toleranceFor(modelHash, responseEngine),
+      })
+      if (ruling.fraud && ruling.provider.length === 32) {
+        reputation.record(peerIdFromSignerKey(ruling.provider).toString(), 'fraud', {
+          jobId: hex(ruling.jobId),
+          reason: `fraud proof from ${peerIdFromSignerKey(ruling.challenger).toString()}: ${ruling.reason}`,
+        })
+      }
+      const verdict = create(FraudVerdictSchema, {
+        fraudProofHash: sha256(proofEnvelope.payload),
+        jobId: ruling.jobId,
+        fraud: ruling.fraud,
+        reason: ruling.reason,
+        decidedAtMs: BigInt(Date.now()),
+      })
+      return encodeEnvelope(signEnvelope('FRAUD_VERDICT', verdict, node.signer))
+    },
+    { readTimeoutMs: 10_000, maxFrameBytes: 3 * 1024 * 1024 + 4096, rateLimit: { burst: 16, perSecond: 2 } },
   )
 
   const offConnect = node.on('peer:connect', (event) => {

@@ -1,6 +1,17 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadModel } from '@infraxa/engine'
+import { createNode } from '@infraxa/p2p'
+import { createFraudProof } from '@infraxa/proofs/modes'
+import {
+  AuditChallengeSchema,
+  create,
+  decodeEnvelope,
+  encodeEnvelope,
+  openEnvelope,
+  PROTOCOL_IDS,
+  signEnvelope,
+} from '@infraxa/protocol'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
@@ -253,5 +264,69 @@ describe('fraud_proof mode end to end', () => {
     expect(router.reputation.get(cheater.peerId)).toMatchObject({ banned: true })
     expect(router.reputation.events(cheater.peerId)[0]?.event).toBe('fraud')
     expect(router.reputation.get(honest.peerId).banned).toBe(false)
+
+    // A second router, which never dealt with the cheater, adjudicates a fraud proof submitted by a
+    // watcher over /infraxa/fraud/1.0.0 and bans the cheater too; a false accusation is rejected.
+    const cheaterReceipt = router.api.receipt(seen.get(cheater.peerId)!) as any
+    const honestReceipt = router.api.receipt(seen.get(honest.peerId)!) as any
+    const other = await createRouter({
+      dataDir: join(dir, 'router-2'),
+      http: false,
+      bootstrap: honest.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+    })
+    stopped.push(other)
+    const watcher = await createNode({ dataDir: join(dir, 'watcher') })
+    stopped.push(watcher)
+    const engine = await loadModel({ path: storiesPath(), threads: 1 })
+    const accuse = async (receipt: any, provider: Provider) => {
+      const request = decodeEnvelope(Buffer.from(receipt.envelopes.request, 'base64'))
+      const response = decodeEnvelope(Buffer.from(receipt.envelopes.response, 'base64'))
+      const res = openEnvelope('INFERENCE_RESPONSE', response).message
+      // The watcher asks the provider to open step 0 as the job's router would, then recomputes it.
+      const challenge = create(AuditChallengeSchema, {
+        jobId: res.jobId,
+        transcriptRoot: res.transcriptRoot,
+        steps: [0],
+      })
+      const challengeEnvelope = signEnvelope('AUDIT_CHALLENGE', challenge, router.node.signer)
+      const proof = openEnvelope(
+        'AUDIT_PROOF',
+        decodeEnvelope(
+          await router.node.request(provider.peerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope)),
+        ),
+      ).message
+      const [recomputed] = await engine.replay({
+        promptTokens: res.promptTokens,
+        outputTokens: res.outputTokens,
+        positions: [0],
+        topK: 8,
+      })
+      const fraudProof = createFraudProof({
+        request,
+        response,
+        opening: proof.openings[0]!,
+        siblings: proof.siblings,
+        recomputed: recomputed!,
+        bond: 10n,
+        challenger: watcher.signer,
+      })
+      const verdictBytes = await watcher.request(
+        other.node.multiaddrs[0]!,
+        PROTOCOL_IDS.fraud,
+        encodeEnvelope(fraudProof),
+      )
+      return openEnvelope('FRAUD_VERDICT', decodeEnvelope(verdictBytes), { signer: other.node.publicKey })
+        .message
+    }
+    const proven = await accuse(cheaterReceipt, cheater)
+    expect(proven.fraud).toBe(true)
+    expect(other.reputation.get(cheater.peerId).banned).toBe(true)
+    const rejected = await accuse(honestReceipt, honest)
+    expect(rejected.fraud).toBe(false)
+    expect(rejected.reason).toMatch(/false accusation/)
+    expect(other.reputation.get(honest.peerId).banned).toBe(false)
+    await engine.dispose()
   })
 })
