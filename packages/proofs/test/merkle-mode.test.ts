@@ -62,6 +62,15 @@ const attackCases: ComplianceCase[] = [
           : s,
       ),
   }),
+  attack('forged token slipped into the top-k in place of the last real entry (overlap 7/8)', {
+    cheat: (steps) =>
+      steps.map((s, t) => {
+        if (t !== 5) return s
+        const outsider = [...Array(64).keys()].find((id) => !s.topK.some((e) => e.id === id))!
+        const topK = [{ id: outsider, logprob: -0.01 }, ...s.topK.slice(0, 7)]
+        return { token: outsider, topK }
+      }),
+  }),
   attack('log-prob changed beyond tolerance', {
     cheat: (steps) =>
       steps.map((s, t) =>
@@ -115,11 +124,12 @@ describe('merkle mode', () => {
       return r.valid ? 'valid' : r.reason
     }
     expect(await reason(attackCases[0]!)).toMatch(/sampling rule/)
-    expect(await reason(attackCases[2]!)).toMatch(/Δ log-prob/)
-    expect(await reason(attackCases[4]!)).toMatch(/committed root/)
-    expect(await reason(attackCases[6]!)).toMatch(/overlap|Δ log-prob/)
-    expect(await reason(attackCases[7]!)).toMatch(/prompt|overlap|Δ log-prob/)
-    expect(await reason(attackCases[8]!)).toMatch(/VRF/)
+    expect(await reason(attackCases[2]!)).toMatch(/above the model's top-k|sum to/)
+    expect(await reason(attackCases[3]!)).toMatch(/Δ log-prob/)
+    expect(await reason(attackCases[5]!)).toMatch(/truncated|committed root/)
+    expect(await reason(attackCases[7]!)).toMatch(/overlap|Δ log-prob/)
+    expect(await reason(attackCases[8]!)).toMatch(/prompt|overlap|Δ log-prob/)
+    expect(await reason(attackCases[9]!)).toMatch(/VRF/)
   })
 
   it('throws a typed error when the caller omits what the mode needs', async () => {

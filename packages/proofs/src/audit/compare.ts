@@ -28,7 +28,9 @@ export type StepVerdict =
 /**
  * Compares one committed step with the verifier's recomputation at the same position:
  * (1) top-k overlap ≥ `minTopKOverlap`, (2) max |Δ log-prob| over shared ids ≤ `maxLogprobDelta`,
- * (3) the chosen token follows the sampling rule from the committed top-k (when `sampling` is given).
+ * (3) no committed id the model does not rank sits above the model's k-th log-prob (+ tolerance), the
+ * committed probabilities sum to at most 1 and the chosen token is in the model's top-k, (4) the chosen token
+ * follows the sampling rule from the committed top-k (when `sampling` is given).
  * Returns the first failed check as the reason, with the measured overlap and delta either way.
  */
 export function compareStep(
@@ -39,13 +41,25 @@ export function compareStep(
 ): StepVerdict {
   const k = committed.topIds.length
   const recomputedById = new Map(recomputed.map((e) => [e.id, e.logprob]))
+  const floor =
+    recomputed.length > 0 ? Math.min(...recomputed.map((e) => e.logprob)) : Number.NEGATIVE_INFINITY
   let shared = 0
   let maxDelta = 0
+  let mass = 0
+  // Committed ids the verifier does not rank in its top-k may not claim more than its k-th log-prob.
+  let unrankedTooHigh: number | undefined
   for (let i = 0; i < k; i++) {
+    const committedLogprob = dequantiseLogprob(committed.topLogprobs[i]!)
+    mass += Math.exp(committedLogprob)
     const lp = recomputedById.get(committed.topIds[i]!)
-    if (lp === undefined) continue
+    if (lp === undefined) {
+      if (committedLogprob > floor + tolerance.maxLogprobDelta && unrankedTooHigh === undefined) {
+        unrankedTooHigh = committed.topIds[i]!
+      }
+      continue
+    }
     shared++
-    const delta = Math.abs(dequantiseLogprob(committed.topLogprobs[i]!) - lp)
+    const delta = Math.abs(committedLogprob - lp)
     if (!(delta <= maxDelta)) maxDelta = Number.isNaN(delta) ? Number.POSITIVE_INFINITY : delta
   }
   const overlap = k === 0 ? 0 : shared / k
@@ -55,6 +69,15 @@ export function compareStep(
   }
   if (maxDelta > tolerance.maxLogprobDelta) {
     return fail(`step ${committed.step}: |Δ log-prob| ${maxDelta.toFixed(4)} > ${tolerance.maxLogprobDelta}`)
+  }
+  if (unrankedTooHigh !== undefined) {
+    return fail(`step ${committed.step}: token ${unrankedTooHigh} is committed above the model's top-k`)
+  }
+  if (mass > 1 + 1e-3) {
+    return fail(`step ${committed.step}: committed probabilities sum to ${mass.toFixed(4)} > 1`)
+  }
+  if (!recomputedById.has(committed.token) && recomputed.length > 0) {
+    return fail(`step ${committed.step}: chosen token ${committed.token} is not in the model's top-k`)
   }
   if (sampling !== undefined && !samplingRuleHolds(committed, sampling)) {
     return fail(`step ${committed.step}: token ${committed.token} does not follow the sampling rule`)

@@ -58,7 +58,17 @@ export function checkBinding(
       reason: `step count ${response.stepCount} ≠ ${response.outputTokens.length} output tokens`,
     }
   }
+  if (response.stepCount < 1) return { ok: false, reason: 'an answer needs at least one step' }
   const maxTokens = request.sampling?.maxTokens ?? 0
+  if (response.finishReason === 'length' && response.stepCount !== maxTokens) {
+    return {
+      ok: false,
+      reason: `finish reason "length" after ${response.stepCount} of ${maxTokens} tokens (truncated)`,
+    }
+  }
+  if (!['length', 'eog', 'stop'].includes(response.finishReason)) {
+    return { ok: false, reason: `unknown finish reason "${response.finishReason}"` }
+  }
   if (maxTokens > 0 && response.stepCount > maxTokens) {
     return { ok: false, reason: `${response.stepCount} steps exceed max_tokens ${maxTokens}` }
   }

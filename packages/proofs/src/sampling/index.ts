@@ -10,6 +10,7 @@ export {
   createSampler,
   gumbelScores,
   MAX_TEMPERATURE,
+  MIN_TEMPERATURE,
   type SamplingParams,
   SCORE_EPSILON,
   sampleToken,

@@ -11,6 +11,11 @@ export interface SamplingParams {
 
 /** Largest accepted temperature. */
 export const MAX_TEMPERATURE = 100
+/**
+ * Smallest accepted temperature above 0: below it, scores overflow to −∞ and every candidate would tie
+ * (use 0 for greedy).
+ */
+export const MIN_TEMPERATURE = 1e-3
 
 /**
  * Scores within this distance of the best count as the best when *verifying* a temperature sample:
@@ -19,8 +24,13 @@ export const MAX_TEMPERATURE = 100
 export const SCORE_EPSILON = 1e-9
 
 function checkParams({ temperature }: SamplingParams): void {
-  if (!Number.isFinite(temperature) || temperature < 0 || temperature > MAX_TEMPERATURE) {
-    throw new InvalidStepError(`temperature ${temperature} (0..${MAX_TEMPERATURE})`)
+  if (
+    !Number.isFinite(temperature) ||
+    temperature < 0 ||
+    temperature > MAX_TEMPERATURE ||
+    (temperature > 0 && temperature < MIN_TEMPERATURE)
+  ) {
+    throw new InvalidStepError(`temperature ${temperature} (0, or ${MIN_TEMPERATURE}..${MAX_TEMPERATURE})`)
   }
 }
 

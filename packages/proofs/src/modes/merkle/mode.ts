@@ -80,6 +80,9 @@ async function verifyMerkle(
   if (!bytesEqual(challenge.jobId, jobId) || !bytesEqual(challenge.transcriptRoot, root)) {
     return invalid('audit challenge is for another job or root')
   }
+  if (request.vrfPublicKey.length === 0 || !bytesEqual(request.vrfPublicKey, challenge.vrfPublicKey)) {
+    return invalid('audit challenge uses another VRF key than the signed request names')
+  }
   const challengeData = {
     steps: challenge.steps,
     vrfPublicKey: challenge.vrfPublicKey,
