@@ -173,6 +173,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
   const db = new DatabaseSync(join(options.dataDir, 'provider.sqlite'))
   const store = new TranscriptStore(db, options.retentionMs)
   store.prune()
+  const pruning = setInterval(() => store.prune(), 10 * 60_000)
+  pruning.unref()
   let node: InfraxaNode
   try {
     node = await createNode({
@@ -287,7 +289,10 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
           `prompt of ${promptTokens.length} tokens exceeds ${limits.maxPromptTokens}`,
         )
       }
-      const deadline = AbortSignal.timeout(Math.max(1, Number(request.deadlineMs - BigInt(Date.now()))))
+      // Clamped: timers overflow past 2^31 - 1 ms (a far deadline would otherwise fire at once).
+      const deadline = AbortSignal.timeout(
+        Math.min(2 ** 31 - 1, Math.max(1, Number(request.deadlineMs - BigInt(Date.now())))),
+      )
       const generation = model.engine.generate({
         promptTokens,
         maxTokens,
@@ -430,6 +435,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     async stop() {
       if (stopped) return
       stopped = true
+      clearInterval(pruning)
       await node.stop()
       await prover?.close()
       db.close()

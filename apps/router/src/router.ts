@@ -12,10 +12,9 @@ import {
   loadModel,
 } from '@infraxa/engine'
 import { createNode, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
-import { compareStep, createAuditChallenge } from '@infraxa/proofs/audit'
+import { createAuditChallenge, vrfPublicKey } from '@infraxa/proofs/audit'
 import {
   adjudicateFraudProof,
-  createFraudProof,
   createModeRegistry,
   type Executor,
   FRAUD_PROOF_MODE_ID,
@@ -24,7 +23,7 @@ import {
   type ModeRegistry,
   merkleMode,
 } from '@infraxa/proofs/modes'
-import { zkSnarkMode } from '@infraxa/proofs/zk'
+import { ZK_SNARK_MODE_ID, zkSnarkMode } from '@infraxa/proofs/zk'
 import {
   AuditChallengeSchema,
   bytesEqual,
@@ -102,6 +101,13 @@ export interface RouterOptions {
   reputationHalfLifeMs?: number
   /** fraud_proof mode: how long an optimistic answer stays open to fraud proofs. @default 10 min */
   challengeWindowMs?: number
+  /**
+   * Accept providers whose engine (llama.cpp build, batch size, attention) differs from the router's,
+   * compared with CROSS_BUILD_TOLERANCE: catches another model, not another quantisation. Without it
+   * such providers are not selected (an honest one would fail the calibrated tolerance).
+   * @default false
+   */
+  allowOtherBuilds?: boolean
 }
 
 export interface Router extends AsyncDisposable {
@@ -295,11 +301,10 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     return [...names]
   }
 
-  /** The tolerance for comparing a provider's commitments with this router's re-execution. */
-  function toleranceFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined) {
-    if (options.tolerance) return options.tolerance
+  /** Whether a provider's engine settings are the ones this router re-executes with. */
+  function sameEngine(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): boolean {
     const mine = verifyModels.find((m) => bytesEqual(m.hash, modelHash))?.engine.engineInfo
-    const same =
+    return (
       mine !== undefined &&
       providerEngine !== undefined &&
       providerEngine.engineVersion === mine.engineVersion &&
@@ -308,7 +313,40 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       providerEngine.batchSize === mine.batchSize &&
       providerEngine.flashAttention === mine.flashAttention &&
       providerEngine.kvCacheType === mine.kvCacheType
-    return same ? CALIBRATED_TOLERANCE : CROSS_BUILD_TOLERANCE
+    )
+  }
+
+  /**
+   * The tolerance for comparing a provider's commitments with this router's re-execution: the calibrated
+   * one. The engine info is the provider's own claim, so the loose cross-build tolerance applies only
+   * when the operator opted in (`allowOtherBuilds`), and it then still catches another model.
+   */
+  function toleranceFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined) {
+    if (options.tolerance) return options.tolerance
+    if (options.allowOtherBuilds && !sameEngine(modelHash, providerEngine)) return CROSS_BUILD_TOLERANCE
+    return CALIBRATED_TOLERANCE
+  }
+
+  /**
+   * The answer text as this router derives it from the verified tokens (cut before a stop string), so a
+   * provider cannot pair honest tokens with other text. Without the model, the provider's text.
+   */
+  function verifiedText(
+    modelHash: Uint8Array,
+    response: { promptTokens: number[]; outputTokens: number[]; outputText: string; finishReason: string },
+    stop: readonly string[] = [],
+  ): string {
+    const engine = verifyModels.find((m) => bytesEqual(m.hash, modelHash))?.engine
+    if (engine === undefined) return response.outputText
+    const tokens = response.outputTokens.filter((t) => !engine.isEndOfGeneration(t))
+    // Detokenised after the prompt, as generation does: leading spaces depend on what came before.
+    const prefix = engine.detokenize(response.promptTokens)
+    let text = engine.detokenize([...response.promptTokens, ...tokens]).slice(prefix.length)
+    if (response.finishReason === 'stop') {
+      const cut = Math.min(...stop.map((s) => text.indexOf(s)).filter((i) => i >= 0))
+      if (Number.isFinite(cut)) text = text.slice(0, cut)
+    }
+    return text
   }
 
   function executorFor(hash: Uint8Array): Executor | undefined {
@@ -323,6 +361,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     providerKey: Uint8Array
     onText: ((text: string) => void) | undefined
     signal: AbortSignal
+    /** Set once text of this job reached the client: from then on a failure cannot be retried. */
+    delivered: { value: boolean }
   }): Promise<CompletionResult> {
     const { request: req, providerId } = args
     const rep = reputation.get(providerId)
@@ -344,6 +384,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       routerNonce: new Uint8Array(randomBytes(32)),
       deadlineMs: BigInt(Date.now() + jobTimeoutMs),
       providerPublicKey: args.providerKey,
+      vrfPublicKey: vrfPublicKey(vrfSecretKey),
     })
     const requestEnvelope = signEnvelope('INFERENCE_REQUEST', requestMessage, node.signer)
     // Providers on probation are audited before anything reaches the client; trusted ones stream live.
@@ -353,6 +394,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     let responseEnvelope: SignedEnvelope | undefined
     let modeProofBytes: Uint8Array | undefined
     const signal = AbortSignal.any([args.signal, AbortSignal.timeout(jobTimeoutMs)])
+    let chunks = 0
+    let heldBytes = 0
     for await (const frame of node.requestStream(
       providerId,
       PROTOCOL_IDS.inference,
@@ -364,8 +407,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     )) {
       const decoded = decodeMessage('INFERENCE_FRAME', frame).frame
       if (decoded.case === 'chunk') {
-        if (live) args.onText!(decoded.value.text)
-        else held.push(decoded.value.text)
+        // A provider may not stream more than it may generate, nor buffer the router full.
+        chunks++
+        heldBytes += decoded.value.text.length
+        if (chunks > req.maxTokens + 1 || heldBytes > 4 * 1024 * 1024) {
+          throw new InfraxaError('ERR_PROTOCOL_VIOLATION', 'provider streamed more than max_tokens allows')
+        }
+        if (live) {
+          args.delivered.value = true
+          args.onText!(decoded.value.text)
+        } else held.push(decoded.value.text)
       } else if (decoded.case === 'response') {
         responseEnvelope = decoded.value
       } else if (decoded.case === 'zkProof') {
@@ -429,12 +480,14 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
           PROTOCOL_IDS.audit,
           encodeEnvelope(challengeEnvelope),
           {
-            signal,
+            signal: AbortSignal.any([args.signal, AbortSignal.timeout(30_000)]),
             readTimeoutMs: 30_000,
           },
         )
         auditProofEnvelope = decodeEnvelope(proofBytes)
       } catch (error) {
+        // The client went away: no verdict, and nothing held against the provider.
+        if (args.signal.aborted) throw error
         // Refusing or failing an audit counts as failing it.
         if (error instanceof InfraxaError) fail(`audit not answered: ${error.shortMessage}`)
         else throw error
@@ -490,11 +543,12 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     }
     if (verdict !== 'pending') reputation.record(providerId, 'success', { jobId: jobHex })
     providers.observeLatency(providerId, generatedMs)
-    if (!live && args.onText) for (const text of held) args.onText(text)
+    const text = verifiedText(args.modelHash, response, req.stop)
+    if (!live && args.onText && text.length > 0) args.onText(text)
     return {
       id: `chatcmpl-${jobHex}`,
       model: args.modelName,
-      text: response.outputText,
+      text,
       finishReason: response.finishReason === 'eog' ? 'stop' : response.finishReason,
       promptTokens: response.promptTokens.length,
       completionTokens: response.stepCount,
@@ -538,8 +592,12 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     if (mode.needs.includes('executor') && executorFor(model.hash) === undefined) {
       throw new CannotVerifyError(req.model, req.verification)
     }
+    if (req.verification === ZK_SNARK_MODE_ID && req.temperature !== 0) {
+      throw new BadRequestError('zk_snark proves greedy decoding only: use temperature 0')
+    }
     const attempts: string[] = []
     const tried = new Set<string>()
+    const delivered = { value: false }
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       let eligible = candidatesFor(model.hash, req, tried)
       if (eligible.length === 0) {
@@ -558,6 +616,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
           providerKey: chosen.publicKey,
           onText,
           signal,
+          delivered,
         })
         countRequest({ outcome: 'verified' })
         return { ...result, receipt: { ...result.receipt, attempts: attempt + 1 } }
@@ -565,11 +624,17 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         if (signal.aborted) throw error
         if (error instanceof VerificationFailed) {
           attempts.push(`${chosen.peerId}: failed verification (${error.reason}); banned`)
+          // Text already streamed to the client cannot be taken back: report, don't splice answers.
+          if (delivered.value) throw error
           continue
         }
         const message = error instanceof InfraxaError ? error.shortMessage : String(error)
         const timeout = error instanceof InfraxaError && /TIMEOUT|ABORT/.test(error.code)
-        reputation.record(chosen.peerId, timeout ? 'timeout' : 'error', { reason: message })
+        // Refusals caused by the request itself (limits, unsupported options) are nobody's fault.
+        const clientCaused = error instanceof RemoteError && CLIENT_CAUSED.has(error.code)
+        if (!clientCaused)
+          reputation.record(chosen.peerId, timeout ? 'timeout' : 'error', { reason: message })
+        if (delivered.value) throw error
         if (!(error instanceof InfraxaError)) console.error('router: unexpected job error', error)
         attempts.push(`${chosen.peerId}: ${message}`)
         void providers.refresh(chosen.peerId)
@@ -594,6 +659,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       if (cap.maxOutputTokens > 0 && req.maxTokens > cap.maxOutputTokens) continue
       if (cap.maxCommitTopK > 0 && commitTopK > cap.maxCommitTopK) continue
       if (!ProviderTable.keyMatches(provider.peerId, provider.publicKey)) continue
+      if (!options.allowOtherBuilds && executorFor(hash) !== undefined && !sameEngine(hash, offer.engine))
+        continue
       const load =
         offer.maxConcurrentJobs > 0 ? offer.activeJobs / offer.maxConcurrentJobs : cap.loadPermille / 1000
       // Optimism for identities never tried: new providers get traffic (all of it audited on probation, and
@@ -631,7 +698,6 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       const request = receipt.request!
       const response = receipt.response!
       const { message: res } = openEnvelope('INFERENCE_RESPONSE', response)
-      const { message: req } = openEnvelope('INFERENCE_REQUEST', request)
       const executor = executorFor(modelHash)!
       const tolerance = toleranceFor(modelHash, res.engine)
       const challenge = createAuditChallenge({
@@ -650,12 +716,12 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         create(AuditChallengeSchema, { jobId: res.jobId, transcriptRoot: res.transcriptRoot, ...challenge }),
         node.signer,
       )
-      let proof: ReturnType<typeof openEnvelope<'AUDIT_PROOF'>>['message']
+      let auditProof: SignedEnvelope
       try {
         const bytes = await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope), {
           readTimeoutMs: 30_000,
         })
-        proof = openEnvelope('AUDIT_PROOF', decodeEnvelope(bytes), { signer: response.publicKey }).message
+        auditProof = decodeEnvelope(bytes)
       } catch (error) {
         if (!(error instanceof InfraxaError)) throw error
         reputation.record(providerId, 'failed_audit', {
@@ -664,55 +730,20 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         })
         return settle('failed', `the provider did not answer the watcher's audit: ${error.shortMessage}`)
       }
-      const recomputed = await executor.replay({
-        promptTokens: res.promptTokens,
-        outputTokens: res.outputTokens,
-        positions: proof.openings.map((o) => o.step),
-        topK: res.commitTopK,
-      })
-      const sampling = { temperature: req.sampling?.temperature ?? 0, seed: req.sampling?.seed ?? 0n }
-      for (let i = 0; i < proof.openings.length; i++) {
-        const opening = proof.openings[i]!
-        const check = compareStep(opening, recomputed[i] ?? [], tolerance, sampling)
-        if (check.ok && opening.token === res.outputTokens[opening.step]) continue
-        // Single-step inclusion proof for a portable fraud proof.
-        const single = await node.request(
-          providerId,
-          PROTOCOL_IDS.audit,
-          encodeEnvelope(
-            signEnvelope(
-              'AUDIT_CHALLENGE',
-              create(AuditChallengeSchema, {
-                jobId: res.jobId,
-                transcriptRoot: res.transcriptRoot,
-                ...challenge,
-                steps: [opening.step],
-              }),
-              node.signer,
-            ),
-          ),
-          { readTimeoutMs: 30_000 },
+      // The full audit check: challenged steps exactly, openings under the signed root, sampling rule,
+      // re-execution within tolerance, prompt.
+      const result = await registry
+        .get(MERKLE_MODE_ID)
+        .verify(
+          { request, response, challenge: challengeEnvelope, auditProof },
+          { executor, tolerance, minAuditSteps: Math.min(auditSteps, res.stepCount) },
         )
-        const singleProof = openEnvelope('AUDIT_PROOF', decodeEnvelope(single), {
-          signer: response.publicKey,
-        }).message
-        const fraudProof = createFraudProof({
-          request,
-          response,
-          opening: singleProof.openings[0] ?? opening,
-          siblings: singleProof.siblings,
-          recomputed: recomputed[i] ?? [],
-          bond: 0n,
-          challenger: node.signer,
-        })
-        const ruling = await adjudicateFraudProof(fraudProof, { executor, tolerance })
-        if (ruling.fraud) {
-          reputation.record(providerId, 'fraud', { jobId: jobHex, reason: ruling.reason })
-          return settle('failed', `fraud proven at step ${ruling.step}: ${ruling.reason}`)
-        }
+      if (!result.valid) {
+        reputation.record(providerId, 'fraud', { jobId: jobHex, reason: result.reason })
+        return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`)
       }
       reputation.record(providerId, 'success', { jobId: jobHex })
-      return settle('verified', `watcher re-executed ${proof.openings.length} steps`)
+      return settle('verified', `watcher re-executed ${challenge.steps.length} steps`)
     } catch (error) {
       const reason = error instanceof InfraxaError ? error.shortMessage : String(error)
       if (!(error instanceof InfraxaError)) console.error('router: watcher error', error)
@@ -871,6 +902,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   }
   return router
 }
+
+/** ERROR codes a provider answers for requests it may not serve: not held against it. */
+const CLIENT_CAUSED = new Set([
+  'ERR_LIMIT_EXCEEDED',
+  'ERR_UNSUPPORTED_MODE',
+  'ERR_BUSY',
+  'ERR_INVALID_TOKEN',
+  'ERR_CONTEXT_OVERFLOW',
+  'ERR_EMPTY_PROMPT',
+])
 
 /** A provider's answer failed verification (already recorded: the provider is banned). */
 class VerificationFailed extends InfraxaError {

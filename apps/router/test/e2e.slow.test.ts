@@ -283,7 +283,7 @@ describe('zk_snark mode end to end', () => {
       temperature: 0.7,
       verification: 'zk_snark',
     })
-    expect(status).toBe(503)
+    expect(status).toBe(400)
     expect(json.error.message).toMatch(/greedy/)
   })
 })
