@@ -541,7 +541,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason })
       throw new VerificationFailed(providerId, reason, jobHex)
     }
-    if (verdict !== 'pending') reputation.record(providerId, 'success', { jobId: jobHex })
+    // Only an audit of execution is evidence: proof-only or unaudited jobs do not count toward probation.
+    if (audited > 0) reputation.record(providerId, 'success', { jobId: jobHex })
     providers.observeLatency(providerId, generatedMs)
     const text = verifiedText(args.modelHash, response, req.stop)
     if (!live && args.onText && text.length > 0) args.onText(text)

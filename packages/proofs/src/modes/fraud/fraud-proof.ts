@@ -14,6 +14,7 @@ import { quantiseLogprob } from '../../transcript/leaf.js'
 import { verifyOpenings } from '../../transcript/transcript.js'
 import { checkBinding } from '../binding.js'
 import type { Executor, TokenLogprob } from '../executor.js'
+import { LOCAL_FAULTS } from '../merkle/mode.js'
 
 /**
  * Builds a self-contained FRAUD_PROOF, signed by the challenger: the signed request and response, the

@@ -8,6 +8,13 @@ import type { VerificationContext, VerificationInput, VerificationMode, Verifica
 
 export const MERKLE_MODE_ID = 'merkle'
 
+/** Executor error codes that are the verifier's own trouble, never the provider's: rethrown. */
+export const LOCAL_FAULTS: ReadonlySet<string> = new Set([
+  'ERR_MODEL_DISPOSED',
+  'ERR_GENERATION_ABORTED',
+  'ERR_MODEL_LOAD',
+])
+
 const invalid = (reason: string, details?: Record<string, unknown>): VerificationResult =>
   details === undefined ? { valid: false, reason } : { valid: false, reason, details }
 
@@ -132,6 +139,8 @@ async function verifyMerkle(
       topK: response.commitTopK,
     })
   } catch (error) {
+    // The verifier's own trouble (its model shut down, a run aborted) is no verdict on the provider.
+    if (error instanceof InfraxaError && LOCAL_FAULTS.has(error.code)) throw error
     // Token ids outside the vocabulary, a transcript longer than the context: the provider's doing.
     return invalid(`re-execution rejected the transcript: ${peerFault(error)}`)
   }
