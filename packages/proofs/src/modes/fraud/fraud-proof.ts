@@ -166,7 +166,7 @@ export async function adjudicateFraudProof(
       topK: response.commitTopK,
     })
   } catch (error) {
-    if (!(error instanceof InfraxaError)) throw error
+    if (!(error instanceof InfraxaError) || LOCAL_FAULTS.has(error.code)) throw error
     return ruling(
       true,
       `the model cannot even evaluate the committed tokens: ${error.shortMessage}`,
