@@ -26,9 +26,18 @@ async function node(options: Parameters<typeof createNode>[0] = {}): Promise<Inf
   return created
 }
 
+/**
+ * The first provider a lookup yields. A DHT is eventually consistent (a lookup can run while the record
+ * is still on its way, more so on a loaded machine), so a lookup that ends empty is repeated: at most
+ * 8 lookups within 15 s in all.
+ */
 async function firstProvider(router: InfraxaNode, modelHash: Uint8Array): Promise<ModelProvider | undefined> {
-  for await (const provider of router.findProviders(modelHash, { signal: AbortSignal.timeout(15_000) })) {
-    return provider
+  const signal = AbortSignal.timeout(15_000)
+  for (let attempt = 0; attempt < 8 && !signal.aborted; attempt++) {
+    for await (const provider of router.findProviders(modelHash, { signal })) {
+      return provider
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
   }
   return undefined
 }
