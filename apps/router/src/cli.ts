@@ -16,6 +16,8 @@ Options:
   --audit-steps <c>          transcript steps audited per job (default 4)
   --audit-rate <r>           fraction of jobs audited after probation, 0..1 (default 1)
   --mdns                     discover providers on the LAN
+  --allow-other-builds       also use providers whose llama.cpp build differs (looser tolerance:
+                             catches another model, not another quantisation)
   -h, --help                 this help
 
 HTTP: POST /v1/chat/completions (OpenAI-compatible, stream: true for SSE), GET /v1/models,
@@ -37,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
         'audit-steps': { type: 'string' },
         'audit-rate': { type: 'string' },
         mdns: { type: 'boolean' },
+        'allow-other-builds': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -73,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
       auditSteps: int('audit-steps', 4, 1),
       auditRate,
       mdns: values.mdns === true,
+      allowOtherBuilds: values['allow-other-builds'] === true,
     })
     process.stdout.write(`router ${router.peerId}\nHTTP API on ${router.url}\n`)
     for (const a of router.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
