@@ -4,13 +4,11 @@
  * Tests use it to check hand-altered witnesses — what a cheating prover could feed the prover —
  * rather than trusting the witness generator's own assertions.
  */
-import { spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { CACHE_DIR, compile, ROOT } from '../scripts/lib.js'
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const proofsRequire = createRequire(join(ROOT, 'packages/proofs/package.json'))
 
 type Term = readonly [wire: number, coef: bigint]
@@ -106,27 +104,9 @@ export interface TestCircuit {
 
 /** Compiles a test main (circom2 --O2) into node_modules/.cache/infraxa-zk/test and loads it. */
 export async function compileTestCircuit(name: string): Promise<TestCircuit> {
-  const out = join(ROOT, 'node_modules/.cache/infraxa-zk/test')
-  mkdirSync(out, { recursive: true })
-  const circomlibParent = dirname(dirname(proofsRequire.resolve('circomlib/package.json')))
-  const run = spawnSync(
-    process.execPath,
-    [
-      proofsRequire.resolve('circom2/cli.js'),
-      `circuits/test/${name}.circom`,
-      '--r1cs',
-      '--wasm',
-      '--O2',
-      '-l',
-      relative(ROOT, circomlibParent),
-      '-o',
-      relative(ROOT, out),
-    ],
-    { cwd: ROOT, encoding: 'utf8' },
-  )
-  if (run.status !== 0) throw new Error(`circom2 ${name}: ${run.stdout}${run.stderr}`)
-  const r1cs = parseR1cs(readFileSync(join(out, `${name}.r1cs`)))
-  const wasm = join(out, `${name}_js`, `${name}.wasm`)
+  const compiled = compile(join(ROOT, 'circuits/test', `${name}.circom`), join(CACHE_DIR, 'test'))
+  const r1cs = parseR1cs(readFileSync(compiled.r1cs))
+  const wasm = compiled.wasm
   const snarkjs = proofsRequire('snarkjs') as {
     wtns: { calculate(input: unknown, wasm: string, out: { type: 'mem'; data?: Uint8Array }): Promise<void> }
   }
