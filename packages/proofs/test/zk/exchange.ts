@@ -1,19 +1,15 @@
 import {
   create,
-  InferenceRequestSchema,
   InferenceResponseSchema,
-  promptTokenHash,
-  requestHash,
   type SignedEnvelope,
   type Signer,
   signEnvelope,
 } from '@infraxa/protocol'
-import { createSampler } from '../../src/sampling/sample.js'
 import type { CommittedStep } from '../../src/transcript/leaf.js'
-import { buildTranscript, type GeneratedStep } from '../../src/transcript/transcript.js'
+import type { GeneratedStep } from '../../src/transcript/transcript.js'
 import { encodeZkModeProof, type ZkProver, type ZkTranscriptProofData, zkRootOf } from '../../src/zk/index.js'
-import { providerSigner, routerSigner } from '../fixtures/exchange.js'
-import { type ToyModel, toyTokenize } from '../fixtures/toy-model.js'
+import { providerSigner, signedAnswer } from '../fixtures/exchange.js'
+import type { ToyModel } from '../fixtures/toy-model.js'
 
 export interface ZkExchangeOptions {
   model: ToyModel
@@ -40,44 +36,12 @@ export interface ZkExchange {
 
 export function makeZkExchange(o: ZkExchangeOptions, shape = { windowSize: 16, topK: 8 }): ZkExchange {
   const k = o.k ?? shape.topK
-  const temperature = o.temperature ?? 0
-  const maxTokens = o.maxTokens ?? 12
-  const jobId = new Uint8Array(16).fill(o.jobByte ?? 1)
-  const messages = [{ role: 'user', content: o.content ?? 'Once upon a time' }]
-  const request = create(InferenceRequestSchema, {
-    jobId,
-    modelHash: new Uint8Array(32).fill(o.model.seed & 0xff),
-    messages,
-    sampling: { temperature, seed: 7n, maxTokens },
-    commitTopK: k,
-    verificationMode: o.mode ?? 'zk_snark',
-    routerNonce: new Uint8Array(32).fill(9),
-    deadlineMs: 2_000_000_000_000n,
-    providerPublicKey: providerSigner.publicKey,
-  })
-  const requestEnvelope = signEnvelope('INFERENCE_REQUEST', request, routerSigner)
-  const promptTokens = toyTokenize(messages)
-  let generated: GeneratedStep[] = o.model.generate(
-    promptTokens,
-    maxTokens,
+  const { jobId, transcript, requestEnvelope, response } = signedAnswer({
+    ...o,
     k,
-    createSampler({ temperature, seed: 7n }),
-  )
-  if (o.cheat) generated = o.cheat(generated)
-  const transcript = buildTranscript(jobId, generated)
-  const response = create(InferenceResponseSchema, {
-    jobId,
-    requestHash: requestHash(requestEnvelope),
-    modelHash: request.modelHash,
-    promptTokens,
-    promptTokenHash: promptTokenHash(promptTokens),
-    outputTokens: transcript.steps.map((s) => s.token),
-    transcriptRoot: transcript.root,
-    stepCount: transcript.steps.length,
-    commitTopK: k,
-    finishReason: 'length',
-    zkRoot: zkRootOf({ jobId, steps: transcript.steps, windowSize: shape.windowSize, topK: k }),
+    mode: o.mode ?? 'zk_snark',
   })
+  response.zkRoot = zkRootOf({ jobId, steps: transcript.steps, windowSize: shape.windowSize, topK: k })
   return {
     jobId,
     steps: transcript.steps,
