@@ -10,6 +10,7 @@ import {
   type EngineModel,
   type LoadProgress,
   loadModel,
+  toleranceForQuantization,
 } from '@infraxa/engine'
 import { createNode, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
 import { createAuditChallenge, vrfPublicKey } from '@infraxa/proofs/audit'
@@ -324,7 +325,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   function toleranceFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined) {
     if (options.tolerance) return options.tolerance
     if (options.allowOtherBuilds && !sameEngine(modelHash, providerEngine)) return CROSS_BUILD_TOLERANCE
-    return CALIBRATED_TOLERANCE
+    const quantization = verifyModels.find((m) => bytesEqual(m.hash, modelHash))?.engine.summary.quantization
+    return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
   }
 
   /**

@@ -2,6 +2,8 @@ export {
   CALIBRATED_TOLERANCE,
   CROSS_BUILD_TOLERANCE,
   type DistributionTolerance,
+  FLOAT_WEIGHTS_TOLERANCE,
+  toleranceForQuantization,
 } from './calibrated-tolerance.js'
 export { type DistributionDistance, distributionDistance } from './distribution-distance.js'
 export type { EngineInfo } from './engine-info.js'

@@ -82,3 +82,15 @@ describe('distributionDistance', () => {
     )
   })
 })
+
+describe('toleranceForQuantization', () => {
+  it('is the calibrated tolerance for quantised weights and the float one for F32/F16/BF16', async () => {
+    const { CALIBRATED_TOLERANCE, FLOAT_WEIGHTS_TOLERANCE, toleranceForQuantization } = await import(
+      '../src/index.js'
+    )
+    expect(toleranceForQuantization('Q8_0')).toBe(CALIBRATED_TOLERANCE)
+    expect(toleranceForQuantization('Q4_K_M')).toBe(CALIBRATED_TOLERANCE)
+    for (const q of ['F32', 'F16', 'bf16']) expect(toleranceForQuantization(q)).toBe(FLOAT_WEIGHTS_TOLERANCE)
+    expect(FLOAT_WEIGHTS_TOLERANCE.maxLogprobDelta).toBeGreaterThan(CALIBRATED_TOLERANCE.maxLogprobDelta)
+  })
+})
