@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@infraxa/protocol'
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp'
+import { AnswerText } from './answer-text.js'
 import { decodeSteps } from './decode-steps.js'
 import type { EngineInfo } from './engine-info.js'
 import { ContextOverflowError, EmptyPromptError, InvalidTokenError, ModelDisposedError } from './errors.js'
@@ -10,7 +11,7 @@ import { type GpuBackend, releaseLlama } from './llama-runtime.js'
 import { asLlamaToken, asLlamaTokens } from './llama-token.js'
 import { type ModelIdentity, modelIdentity } from './model-identity.js'
 import { type ChatMessage, promptTokensForMessages } from './prompt-template.js'
-import { type ReplayRequest, replayPositions } from './replay-positions.js'
+import { type ReplayRequest, replayPositions, replayTokens, reusableTokens } from './replay-positions.js'
 import { SerialLock } from './serial-lock.js'
 import type { TokenLogprob } from './top-k.js'
 
@@ -73,6 +74,8 @@ export class EngineModel implements AsyncDisposable {
   readonly #sequence: LlamaContextSequence
   readonly #lock = new SerialLock()
   readonly #disposing = new AbortController()
+  /** The tokens the last replay left in the KV cache ([] after anything else). */
+  #replayed: number[] = []
   #disposed: Promise<void> | undefined
   #identity: Promise<ModelIdentity> | undefined
 
@@ -116,6 +119,24 @@ export class EngineModel implements AsyncDisposable {
   detokenize(tokens: readonly number[], options: { special?: boolean } = {}): string {
     this.#ensureLive()
     return this.#parts.model.detokenize(asLlamaTokens(tokens), options.special ?? false)
+  }
+
+  /**
+   * The text of an answer to `promptTokens`, built from its token ids as {@link generate} builds it (see
+   * {@link AnswerText}): what a verifier shows a client instead of any text a provider sent.
+   */
+  answerText(promptTokens: readonly number[], stop: readonly string[] = []): AnswerText {
+    this.#ensureLive()
+    const model = this.#parts.model
+    return new AnswerText(
+      {
+        detokenize: (tokens, lastTokens) =>
+          model.detokenize(asLlamaTokens(tokens), false, asLlamaTokens(lastTokens)),
+        isEndOfGeneration: (token) => model.isEogToken(asLlamaToken(token)),
+      },
+      promptTokens,
+      stop,
+    )
   }
 
   /** Whether `token` ends a generation (EOS, EOT, ...). */
@@ -211,7 +232,15 @@ export class EngineModel implements AsyncDisposable {
     }
     const evaluated = promptTokens.length + Math.max(0, ...positions)
     if (evaluated > this.contextSize) throw new ContextOverflowError(evaluated, this.contextSize)
-    return this.#exclusive(() => replayPositions(this.#sequence, request))
+    if (positions.length === 0) return []
+    return this.#exclusive(
+      async (kept) => {
+        const result = await replayPositions(this.#sequence, request, kept)
+        this.#replayed = replayTokens(request)
+        return result
+      },
+      request.reuseCache === true ? request : undefined,
+    )
   }
 
   /**
@@ -258,13 +287,24 @@ export class EngineModel implements AsyncDisposable {
     }
   }
 
-  /** Runs `job` alone on the sequence, starting from an empty KV cache. */
-  async #exclusive<T>(job: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `job` alone on the sequence. It starts from an empty KV cache, except with `reuse`: then the
+   * cache keeps the tokens that the last replay left there (when no other job ran since) as far as
+   * they are a reusable prefix of this replay, and `job` gets how many tokens were kept.
+   */
+  async #exclusive<T>(job: (kept: number) => Promise<T>, reuse?: ReplayRequest): Promise<T> {
     const release = await this.#lock.acquire()
+    const replayed = this.#replayed
+    this.#replayed = []
     try {
       if (this.#disposing.signal.aborted) throw new ModelDisposedError()
-      await this.#sequence.clearHistory()
-      return await job()
+      const cached = this.#sequence.contextTokens
+      const intact = cached.length === replayed.length && replayed.every((token, i) => cached[i] === token)
+      const keep = reuse && intact ? reusableTokens(replayed, reuse) : 0
+      if (keep === 0) await this.#sequence.clearHistory()
+      else if (cached.length > keep)
+        await this.#sequence.eraseContextTokenRanges([{ start: keep, end: cached.length }])
+      return await job(keep)
     } finally {
       release()
     }

@@ -1,3 +1,4 @@
+export { AnswerText, type AnswerTokenizer } from './answer-text.js'
 export {
   CALIBRATED_TOLERANCE,
   CROSS_BUILD_TOLERANCE,

@@ -313,6 +313,36 @@ describe('replay', () => {
     expect(b.outputTokens).toEqual(result.outputTokens)
   })
 
+  it('replays a growing answer chunk by chunk with the cache kept, exactly as replays from scratch', async () => {
+    const result = await generatedQ8.generate({ promptTokens: [1, 280, 281], maxTokens: 60 }).result
+    const n = result.outputTokens.length
+    expect(n).toBe(60)
+    const chunked: Awaited<ReturnType<typeof generatedQ8.replay>> = []
+    for (let from = 0; from < n; from += 16) {
+      const positions = Array.from({ length: Math.min(16, n - from) }, (_, i) => from + i)
+      const outputTokens = result.outputTokens.slice(0, from + positions.length)
+      chunked.push(
+        ...(await generatedQ8.replay({ ...result, outputTokens, positions, topK: 8, reuseCache: true })),
+      )
+      // Another job in between empties the cache; the next chunk must still be right.
+      if (from === 16) await generatedQ8.generate({ promptTokens: [1, 7], maxTokens: 3 }).result
+    }
+    expect(chunked).toEqual(result.steps.map((s) => s.topK))
+    // A replay of other tokens after a cached one is not fooled by the cache.
+    const other = [...result.outputTokens]
+    other[5] = (other[5]! + 1) % 512
+    const fresh = await generatedQ8.replay({ ...result, outputTokens: other, positions: [10], topK: 8 })
+    await generatedQ8.replay({ ...result, positions: [50], topK: 8, reuseCache: true })
+    const reused = await generatedQ8.replay({
+      ...result,
+      outputTokens: other,
+      positions: [10],
+      topK: 8,
+      reuseCache: true,
+    })
+    expect(reused).toEqual(fresh)
+  })
+
   it('gives typed errors for an empty prompt, overflow, bad positions and bad tokens', async () => {
     const ok = { promptTokens: [1, 5], outputTokens: [6, 7, 8], positions: [0], topK: 4 }
     await expect(stories.replay({ ...ok, promptTokens: [] })).rejects.toBeInstanceOf(EmptyPromptError)
