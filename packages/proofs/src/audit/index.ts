@@ -18,6 +18,14 @@ export {
 } from './challenge.js'
 export { type ComparableStep, compareStep, type StepVerdict, type Tolerance } from './compare.js'
 export {
+  binomialTail,
+  judgeTokens,
+  scoreToken,
+  type TokenNoise,
+  type TokenScore,
+  type TokenVerdict,
+} from './token-check.js'
+export {
   VRF_OUTPUT_BYTES,
   VRF_PROOF_BYTES,
   vrfProofToHash,

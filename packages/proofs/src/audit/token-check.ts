@@ -1,0 +1,147 @@
+import type { TokenLogprob } from '../modes/executor.js'
+import { gumbelScores, type SamplingParams } from '../sampling/sample.js'
+import { LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
+
+/** How one returned token compares with what the seeded sampler picks from the verifier's own log-probs. */
+export interface TokenScore {
+  readonly step: number
+  readonly token: number
+  /**
+   * In nats (log-prob units at temperature 1): how much better the sampler's own pick scores than the
+   * returned token, × T for T > 0; 0 when the returned token is the pick; +∞ when the token is not in
+   * the verifier's distribution at all. An honest provider stays within twice its |Δ log-prob| drift.
+   */
+  readonly margin: number
+  /** Rank of the token in the verifier's distribution (0 = most likely), -1 when absent. */
+  readonly rank: number
+  /** The verifier's log-prob of the token (−∞ when absent). */
+  readonly logprob: number
+}
+
+/**
+ * Scores the token returned at one step against the verifier's own distribution there: the sampling
+ * rule (argmax at T = 0, Gumbel-max with the request's seeded noise at T > 0) is applied to the
+ * verifier's quantised log-probs, and the margin says by how much the returned token loses. The provider
+ * samples among its own top-k, which near the k-th entry can differ from the verifier's, so the
+ * candidates the returned token is compared with are the verifier's top-k entries that are clearly in
+ * any honest top-k (more than 2 × `drift` above the verifier's (k+1)-th log-prob); `distribution` should
+ * hold more than k entries (k + 8 is plenty) so that an honest pick near the boundary is still found.
+ *
+ * @example
+ * const score = scoreToken({ step: 0, token: 5, distribution, k: 8, sampling: { temperature: 0, seed: 0n }, drift: 0.03 })
+ * score.margin // 0 when 5 is the verifier's argmax
+ */
+export function scoreToken(args: {
+  readonly step: number
+  readonly token: number
+  /** The verifier's distribution at this step, most likely first. */
+  readonly distribution: readonly TokenLogprob[]
+  /** The committed top-k size: the provider samples among its k most likely tokens. */
+  readonly k: number
+  readonly sampling: SamplingParams
+  /** Largest honest |Δ log-prob| between the provider's numerics and the verifier's. */
+  readonly drift: number
+}): TokenScore {
+  const { step, token, distribution, k, sampling, drift } = args
+  const rank = distribution.findIndex((e) => e.id === token)
+  if (rank < 0)
+    return { step, token, margin: Number.POSITIVE_INFINITY, rank, logprob: Number.NEGATIVE_INFINITY }
+  const ids = distribution.map((e) => e.id)
+  const quantised = distribution.map((e) => quantiseLogprob(e.logprob))
+  const scores =
+    sampling.temperature === 0
+      ? quantised.map((q) => q / LOGPROB_SCALE)
+      : gumbelScores(ids, quantised, sampling, step)
+  const outside = distribution[k]?.logprob ?? Number.NEGATIVE_INFINITY
+  let best = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < Math.min(k, distribution.length); i++) {
+    if (distribution[i]!.logprob > outside + 2 * drift && scores[i]! > best) best = scores[i]!
+  }
+  const gap = Math.max(0, best - scores[rank]!)
+  const margin = sampling.temperature === 0 ? gap : gap * sampling.temperature
+  return { step, token, margin, rank, logprob: distribution[rank]!.logprob }
+}
+
+/** Honest noise of the token check for one model type × hardware class (measured, see @infraxa/engine). */
+export interface TokenNoise {
+  /** Fraction of honest steps whose margin is above 0 (near-ties that drift flips), ≥ a small floor. */
+  readonly mismatchRate: number
+  /** Largest margin an honest provider can show (2 × the calibrated |Δ log-prob|). */
+  readonly maxMargin: number
+}
+
+export type TokenVerdict = {
+  /** `fail`: beyond honest noise at the stated rate; `grey`: unusual, check more before any penalty. */
+  readonly verdict: 'pass' | 'grey' | 'fail'
+  readonly steps: number
+  readonly mismatches: number
+  readonly largestMargin: number
+  /** P(at least this many mismatches | honest), from the binomial tail with the honest mismatch rate. */
+  readonly pValue: number
+  readonly reason: string
+}
+
+/**
+ * One verdict for the tokens of a job, not a max per step: a token the verifier's sampler could never
+ * pick (margin above the honest maximum) fails at once; otherwise the number of mismatching tokens is
+ * compared with the honest mismatch rate, and the job fails when so many would occur by honest noise
+ * with probability below `falseAccusationRate` (grey below `greyRate`: audit more, no penalty).
+ *
+ * @example
+ * const v = judgeTokens(scores, { mismatchRate: 0.002, maxMargin: 0.06 })
+ * if (v.verdict === 'fail') console.log(v.reason)
+ */
+export function judgeTokens(
+  scores: readonly TokenScore[],
+  noise: TokenNoise,
+  { falseAccusationRate = 1e-6, greyRate = 1e-3 }: { falseAccusationRate?: number; greyRate?: number } = {},
+): TokenVerdict {
+  let mismatches = 0
+  let largest = 0
+  let worst: TokenScore | undefined
+  for (const s of scores) {
+    if (s.margin > 0) mismatches++
+    if (s.margin > largest) {
+      largest = s.margin
+      worst = s
+    }
+  }
+  const pValue = binomialTail(scores.length, mismatches, noise.mismatchRate)
+  const base = { steps: scores.length, mismatches, largestMargin: largest, pValue }
+  if (worst !== undefined && largest > noise.maxMargin) {
+    const why =
+      worst.rank < 0
+        ? `token ${worst.token} is not among the model's most likely tokens`
+        : `token ${worst.token} loses to the sampler's pick by ${largest.toFixed(4)} nats > ${noise.maxMargin}`
+    return { ...base, verdict: 'fail', reason: `step ${worst.step}: ${why}` }
+  }
+  const summary = `${mismatches} of ${scores.length} tokens are not the sampler's pick (p = ${pValue.toExponential(2)} if honest)`
+  if (pValue < falseAccusationRate) return { ...base, verdict: 'fail', reason: summary }
+  if (pValue < greyRate) return { ...base, verdict: 'grey', reason: summary }
+  return { ...base, verdict: 'pass', reason: '' }
+}
+
+/** P(X ≥ m) for X ~ Binomial(n, p), summed in log space (exact enough for n ≤ 10^5). */
+export function binomialTail(n: number, m: number, p: number): number {
+  if (m <= 0) return 1
+  if (m > n) return 0
+  if (p <= 0) return 0
+  if (p >= 1) return 1
+  const logP = Math.log(p)
+  const logQ = Math.log1p(-p)
+  // log C(n, m) p^m q^(n-m), then each next term from the previous one.
+  let logTerm = logChoose(n, m) + m * logP + (n - m) * logQ
+  let sum = 0
+  for (let x = m; x <= n; x++) {
+    sum += Math.exp(logTerm)
+    logTerm += Math.log((n - x) / (x + 1)) + logP - logQ
+    if (logTerm < -745 && x > n * p) break
+  }
+  return Math.min(1, sum)
+}
+
+function logChoose(n: number, k: number): number {
+  let s = 0
+  for (let i = 1; i <= k; i++) s += Math.log((n - k + i) / i)
+  return s
+}

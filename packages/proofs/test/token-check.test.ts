@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import { binomialTail, judgeTokens, scoreToken, type TokenScore } from '../src/audit/token-check.js'
+import { createSampler } from '../src/sampling/sample.js'
+
+const greedy = { temperature: 0, seed: 0n }
+/** A verifier distribution: ids 10, 11, … with the given log-probs (most likely first). */
+const dist = (...logprobs: number[]) => logprobs.map((logprob, i) => ({ id: 10 + i, logprob }))
+const score = (token: number, distribution = dist(-0.5, -1, -2, -3, -4, -5), k = 4, sampling = greedy) =>
+  scoreToken({ step: 3, token, distribution, k, sampling, drift: 0.03 })
+
+describe('scoreToken', () => {
+  it('gives margin 0 to the verifier’s own pick and the log-prob gap to another token at T = 0', () => {
+    expect(score(10).margin).toBe(0)
+    expect(score(11).margin).toBeCloseTo(0.5, 4)
+    expect(score(11).rank).toBe(1)
+    expect(score(99)).toMatchObject({ margin: Number.POSITIVE_INFINITY, rank: -1 })
+  })
+
+  it('at T > 0 gives margin 0 to the token the seeded sampler picks from the same log-probs', () => {
+    const distribution = dist(-1.2, -1.3, -1.5, -1.9, -2.4, -3)
+    for (let seed = 0n; seed < 40n; seed++) {
+      const sampling = { temperature: 0.9, seed }
+      const pick = createSampler(sampling)(distribution.slice(0, 4), 3)
+      expect(score(pick, distribution, 4, sampling).margin).toBe(0)
+      const other = distribution.slice(0, 4).find((e) => e.id !== pick)!.id
+      expect(score(other, distribution, 4, sampling).margin).toBeGreaterThan(0)
+    }
+  })
+
+  it('does not hold a near-boundary candidate against an honest pick (it may be outside the provider’s top-k)', () => {
+    // The verifier's 4th entry is within 2 × drift of its 5th: the provider may have ranked it 5th.
+    const distribution = dist(-1, -1.5, -2, -3.0, -3.01, -5)
+    expect(score(10, distribution).margin).toBe(0)
+    // A token the provider could not have had in its top-4 but the verifier ranks 5th is still found.
+    expect(score(14, distribution).rank).toBe(4)
+  })
+})
+
+const honest = (n: number): TokenScore[] =>
+  Array.from({ length: n }, (_, step) => ({ step, token: 1, margin: 0, rank: 0, logprob: -0.1 }))
+
+describe('judgeTokens', () => {
+  const noise = { mismatchRate: 0.002, maxMargin: 0.06 }
+
+  it('passes honest tokens, with a few drift-sized mismatches', () => {
+    const scores = honest(256)
+    scores[7] = { ...scores[7]!, margin: 0.004 }
+    expect(judgeTokens(scores, noise)).toMatchObject({ verdict: 'pass', mismatches: 1 })
+  })
+
+  it('fails one token beyond the honest margin, naming its step', () => {
+    const scores = honest(32)
+    scores[9] = { ...scores[9]!, margin: 0.2 }
+    const v = judgeTokens(scores, noise)
+    expect(v.verdict).toBe('fail')
+    expect(v.reason).toMatch(/^step 9: token 1 loses/)
+  })
+
+  it('fails a token that is not in the model’s distribution', () => {
+    const scores = honest(32)
+    scores[2] = { ...scores[2]!, margin: Number.POSITIVE_INFINITY, rank: -1 }
+    expect(judgeTokens(scores, noise).reason).toMatch(/not among the model's most likely tokens/)
+  })
+
+  it('fails many small mismatches that honest noise would almost never produce, grey for fewer', () => {
+    const many = honest(64).map((s, i) => (i % 8 === 0 ? { ...s, margin: 0.05 } : s))
+    expect(judgeTokens(many, noise)).toMatchObject({ verdict: 'fail', mismatches: 8 })
+    const some = honest(64).map((s, i) => (i % 16 === 0 ? { ...s, margin: 0.05 } : s))
+    expect(judgeTokens(some, noise).verdict).toBe('grey')
+  })
+})
+
+describe('binomialTail', () => {
+  it('matches exact values', () => {
+    expect(binomialTail(10, 0, 0.3)).toBe(1)
+    expect(binomialTail(10, 11, 0.3)).toBe(0)
+    // P(X ≥ 2), n = 3, p = 0.5: (3 + 1) / 8
+    expect(binomialTail(3, 2, 0.5)).toBeCloseTo(0.5, 12)
+    // P(X ≥ 1) = 1 − (1 − p)^n
+    expect(binomialTail(200, 1, 0.01)).toBeCloseTo(1 - 0.99 ** 200, 12)
+    expect(binomialTail(1000, 50, 0.001)).toBeLessThan(1e-60)
+  })
+})
