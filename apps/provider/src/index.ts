@@ -2,6 +2,7 @@ export { main } from './cli.js'
 export * from './errors.js'
 export {
   createProvider,
+  type DishonestBehaviour,
   type ModelSource,
   type Provider,
   type ProviderLimits,

@@ -90,7 +90,27 @@ export interface ProviderOptions {
    * ATTACK DRILLS ONLY: serve the models under these hashes instead of their own — what a cheating
    * provider that substitutes a cheaper model does. Used by the attack suite and the demo.
    */
-  dishonest?: { claimModelHash?: Uint8Array }
+  dishonest?: DishonestBehaviour
+}
+
+/**
+ * ATTACK DRILLS ONLY: how a cheating provider built from this app departs from the protocol. Each field
+ * is one behaviour of the attack suite's test doubles; an honest provider sets none.
+ */
+export interface DishonestBehaviour {
+  /** Serve the models under this hash instead of their own (model substitution). */
+  claimModelHash?: Uint8Array
+  /**
+   * Replace the token chosen at step t (committed as if honest); with `topK`, commit that distribution
+   * at the step too (logits forged to fit the token). Return undefined to stay honest at this step.
+   */
+  forgeStep?: (
+    t: number,
+    topK: ReadonlyArray<{ id: number; logprob: number }>,
+    token: number,
+  ) => { token: number; topK?: Array<{ id: number; logprob: number }> } | undefined
+  /** Stream another token than the one generated and committed at step t. */
+  streamToken?: (t: number, token: number) => number
 }
 
 interface ServedModel {
@@ -293,23 +313,27 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       const deadline = AbortSignal.timeout(
         Math.min(2 ** 31 - 1, Math.max(1, Number(request.deadlineMs - BigInt(Date.now())))),
       )
+      const forgedTopK = new Map<number, Array<{ id: number; logprob: number }>>()
       const generation = model.engine.generate({
         promptTokens,
         maxTokens,
         stop: request.sampling?.stop ?? [],
         topK: k,
-        choose: createSampler({
-          temperature: request.sampling?.temperature ?? 0,
-          seed: request.sampling?.seed ?? 0n,
-        }),
+        choose: withForgery(
+          createSampler({
+            temperature: request.sampling?.temperature ?? 0,
+            seed: request.sampling?.seed ?? 0n,
+          }),
+          options.dishonest?.forgeStep,
+          forgedTopK,
+        ),
         signal: AbortSignal.any([deadline, stream.signal]),
       })
       for await (const step of generation) {
         const chunk = create(TokenChunkSchema, {
           jobId: request.jobId,
           step: step.t,
-          token: step.token,
-          text: step.text,
+          token: options.dishonest?.streamToken?.(step.t, step.token) ?? step.token,
         })
         await stream.write(
           encodeMessage(
@@ -319,7 +343,12 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         )
       }
       const result = await generation.result
-      const transcript = buildTranscript(request.jobId, result.steps)
+      const transcript = buildTranscript(
+        request.jobId,
+        forgedTopK.size === 0
+          ? result.steps
+          : result.steps.map((step) => ({ ...step, topK: forgedTopK.get(step.t) ?? step.topK })),
+      )
       const response = create(InferenceResponseSchema, {
         jobId: request.jobId,
         requestHash: requestHash(requestEnvelope),
@@ -328,7 +357,6 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         promptTokens: result.promptTokens,
         promptTokenHash: promptTokenHash(result.promptTokens),
         outputTokens: result.outputTokens,
-        outputText: result.text,
         transcriptRoot: transcript.root,
         ...(zk && {
           zkRoot: zkRootOf({
@@ -444,4 +472,20 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     [Symbol.asyncDispose]: () => provider.stop(),
   }
   return provider
+}
+
+/** The sampler, or (attack drills) the forgery's choice where it makes one, noting forged distributions. */
+function withForgery(
+  choose: (topK: ReadonlyArray<{ id: number; logprob: number }>, t: number) => number,
+  forge: DishonestBehaviour['forgeStep'],
+  forgedTopK: Map<number, Array<{ id: number; logprob: number }>>,
+): (topK: ReadonlyArray<{ id: number; logprob: number }>, t: number) => number {
+  if (forge === undefined) return choose
+  return (topK, t) => {
+    const honest = choose(topK, t)
+    const forged = forge(t, topK, honest)
+    if (forged === undefined) return honest
+    if (forged.topK) forgedTopK.set(t, forged.topK)
+    return forged.token
+  }
 }

@@ -12,6 +12,11 @@ export interface CompletionRequest {
   readonly stop: readonly string[]
   readonly verification: string
   readonly stream: boolean
+  /**
+   * With `stream`: `verified` (default) releases text a chunk behind the router's re-execution of the
+   * streamed tokens; `live` sends it as it comes, unverified until the end (the receipt says so).
+   */
+  readonly streamMode: 'verified' | 'live'
 }
 
 /** The verification summary every completion carries (field `infraxa`, ignored by OpenAI clients). */
@@ -20,6 +25,16 @@ export interface CompletionReceipt {
   readonly verification: string
   readonly verdict: 'verified' | 'failed' | 'pending' | 'unaudited'
   readonly reason?: string
+  /** How the text reached the client: `none` (after verification), `verified` (a chunk behind), `live`. */
+  readonly streaming: 'none' | 'verified' | 'live'
+  /** The per-token check: steps scored, mismatches, p-value if honest, verdict. */
+  readonly token_check?: {
+    readonly steps: number
+    readonly mismatches: number
+    readonly largest_margin: number
+    readonly p_value: number
+    readonly verdict: string
+  }
   readonly provider: string
   readonly model_hash: string
   readonly audited_steps: number
@@ -136,6 +151,9 @@ export function parseCompletionRequest(body: unknown, limits: Required<HttpLimit
   if (typeof verification !== 'string') throw new BadRequestError('"verification" must be a string')
   if (b.stream !== undefined && typeof b.stream !== 'boolean')
     throw new BadRequestError('"stream" must be a boolean')
+  const streamMode = b.stream_mode ?? extension.stream_mode ?? 'verified'
+  if (streamMode !== 'verified' && streamMode !== 'live')
+    throw new BadRequestError('"stream_mode" must be "verified" (text a chunk behind its check) or "live"')
   return {
     model: b.model,
     messages,
@@ -145,6 +163,7 @@ export function parseCompletionRequest(body: unknown, limits: Required<HttpLimit
     stop: stop as string[],
     verification,
     stream: b.stream === true,
+    streamMode,
   }
 }
 

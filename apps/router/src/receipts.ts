@@ -1,5 +1,12 @@
 import type { DatabaseSync } from 'node:sqlite'
-import { decodeEnvelope, encodeEnvelope, openEnvelope, type SignedEnvelope } from '@infraxa/protocol'
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  type InferenceRequest,
+  type InferenceResponse,
+  openEnvelope,
+  type SignedEnvelope,
+} from '@infraxa/protocol'
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64')
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -37,7 +44,14 @@ export class ReceiptStore {
   }
 
   /** The receipt as JSON: decoded fields for people, the signed envelopes (base64) for re-verification. */
-  view(id: string): Record<string, unknown> | undefined {
+  /**
+   * The receipt as JSON. `answerText` derives the answer's text from the signed tokens (the router's
+   * tokenizer); without it, or without the model, the text is left out: it is never a provider's say-so.
+   */
+  view(
+    id: string,
+    answerText?: (request: InferenceRequest, response: InferenceResponse) => string | undefined,
+  ): Record<string, unknown> | undefined {
     const envelope = this.getEnvelope(id)
     if (envelope === undefined) return undefined
     const row = this.#db.prepare('SELECT provider FROM receipts WHERE id = ?').get(id) as { provider: string }
@@ -63,6 +77,14 @@ export class ReceiptStore {
       verification: r.verificationMode,
       verdict: r.verdict,
       reason: r.reason,
+      streaming: r.streaming || 'none',
+      token_check: r.tokenCheck && {
+        steps: r.tokenCheck.steps,
+        mismatches: r.tokenCheck.mismatches,
+        largest_margin: r.tokenCheck.largestMargin,
+        p_value: r.tokenCheck.pValue,
+        verdict: r.tokenCheck.verdict,
+      },
       issued_at_ms: Number(r.issuedAtMs),
       router_public_key: hex(envelope.publicKey),
       request: request && {
@@ -75,7 +97,7 @@ export class ReceiptStore {
         deadline_ms: Number(request.deadlineMs),
       },
       response: response && {
-        output_text: response.outputText,
+        output_text: request ? answerText?.(request, response) : undefined,
         output_tokens: response.outputTokens.length,
         prompt_tokens: response.promptTokens.length,
         transcript_root: hex(response.transcriptRoot),

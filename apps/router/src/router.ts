@@ -10,10 +10,11 @@ import {
   type EngineModel,
   type LoadProgress,
   loadModel,
+  tokenNoiseFor,
   toleranceForQuantization,
 } from '@infraxa/engine'
 import { createNode, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
-import { createAuditChallenge, vrfPublicKey } from '@infraxa/proofs/audit'
+import { createAuditChallenge, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
 import {
   adjudicateFraudProof,
   createModeRegistry,
@@ -42,8 +43,10 @@ import {
   RemoteError,
   type SignedEnvelope,
   signEnvelope,
+  TokenCheckSchema,
 } from '@infraxa/protocol'
 import { sha256 } from '@noble/hashes/sha2.js'
+import { AnswerStream, type Release } from './answer-stream.js'
 import { BadRequestError, CannotVerifyError, NoVerifiedAnswerError, UnknownModelError } from './errors.js'
 import {
   type CompletionReceipt,
@@ -109,6 +112,11 @@ export interface RouterOptions {
    * @default false
    */
   allowOtherBuilds?: boolean
+  /**
+   * Verified streaming: tokens re-executed per chunk before their text is released (smaller: text sooner,
+   * more replay calls). @default 16
+   */
+  streamCheckTokens?: number
 }
 
 export interface Router extends AsyncDisposable {
@@ -329,30 +337,30 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
   }
 
-  /**
-   * The answer text as this router derives it from the verified tokens (cut before a stop string), so a
-   * provider cannot pair honest tokens with other text. Without the model, the provider's text.
-   */
-  function verifiedText(
-    modelHash: Uint8Array,
-    response: { promptTokens: number[]; outputTokens: number[]; outputText: string; finishReason: string },
-    stop: readonly string[] = [],
-  ): string {
-    const engine = verifyModels.find((m) => bytesEqual(m.hash, modelHash))?.engine
-    if (engine === undefined) return response.outputText
-    const tokens = response.outputTokens.filter((t) => !engine.isEndOfGeneration(t))
-    // Detokenised after the prompt, as generation does: leading spaces depend on what came before.
-    const prefix = engine.detokenize(response.promptTokens)
-    let text = engine.detokenize([...response.promptTokens, ...tokens]).slice(prefix.length)
-    if (response.finishReason === 'stop') {
-      const cut = Math.min(...stop.map((s) => text.indexOf(s)).filter((i) => i >= 0))
-      if (Number.isFinite(cut)) text = text.slice(0, cut)
-    }
-    return text
-  }
-
   function executorFor(hash: Uint8Array): Executor | undefined {
     return verifyModels.find((m) => bytesEqual(m.hash, hash))?.engine
+  }
+
+  /** A job whose stream failed the router's check before any response: receipt, ban, metrics. */
+  function recordFailure(
+    jobHex: string,
+    requestEnvelope: SignedEnvelope,
+    providerId: string,
+    reason: string,
+    release: Release,
+  ): void {
+    const receipt = create(ReceiptSchema, {
+      jobId: Buffer.from(jobHex, 'hex'),
+      request: requestEnvelope,
+      verificationMode: openEnvelope('INFERENCE_REQUEST', requestEnvelope).message.verificationMode,
+      verdict: 'failed',
+      reason,
+      issuedAtMs: BigInt(Date.now()),
+      streaming: release === 'held' ? '' : release,
+    })
+    receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, 'failed')
+    countJob({ verdict: 'failed' })
+    reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason })
   }
 
   async function runJob(args: {
@@ -361,6 +369,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     modelName: string
     providerId: string
     providerKey: Uint8Array
+    /** The router's copy of the model, and the prompt as it tokenizes the request's messages. */
+    engine: EngineModel
+    promptTokens: readonly number[]
     onText: ((text: string) => void) | undefined
     signal: AbortSignal
     /** Set once text of this job reached the client: from then on a failure cannot be retried. */
@@ -389,43 +400,75 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       vrfPublicKey: vrfPublicKey(vrfSecretKey),
     })
     const requestEnvelope = signEnvelope('INFERENCE_REQUEST', requestMessage, node.signer)
-    // Providers on probation are audited before anything reaches the client; trusted ones stream live.
+    // Providers on probation are audited before anything reaches the client (the optimistic mode answers
+    // at once); otherwise a streaming client gets text a chunk behind the router's re-execution, or as it
+    // comes when it asked for live streaming.
     const optimistic = req.verification === FRAUD_PROOF_MODE_ID
-    const live = (optimistic || !rep.onProbation) && args.onText !== undefined
-    const held: string[] = []
+    const release: Release =
+      args.onText === undefined || (rep.onProbation && !optimistic)
+        ? 'held'
+        : req.streamMode === 'live'
+          ? 'live'
+          : 'verified'
+    const engine = args.engine
+    // Before the signed response names the provider's engine, its capability offer does (the same claim).
+    const offered = providers.serving(args.modelHash).find((p) => p.provider.peerId === providerId)?.offer
+    const streamTolerance = toleranceFor(args.modelHash, offered?.engine)
+    const stopStream = new AbortController()
+    const answer = new AnswerStream({
+      engine,
+      promptTokens: args.promptTokens,
+      stop: req.stop,
+      sampling: { temperature: req.temperature, seed: req.seed },
+      k: commitTopK,
+      drift: streamTolerance.maxLogprobDelta,
+      noise: tokenNoiseFor(streamTolerance),
+      release,
+      maxTokens: req.maxTokens,
+      ...(options.streamCheckTokens !== undefined && { chunkTokens: options.streamCheckTokens }),
+      ...(args.onText && {
+        onText: (text: string) => {
+          args.delivered.value = true
+          args.onText!(text)
+        },
+      }),
+      onFailure: () => stopStream.abort(),
+    })
     let responseEnvelope: SignedEnvelope | undefined
     let modeProofBytes: Uint8Array | undefined
-    const signal = AbortSignal.any([args.signal, AbortSignal.timeout(jobTimeoutMs)])
-    let chunks = 0
-    let heldBytes = 0
-    for await (const frame of node.requestStream(
-      providerId,
-      PROTOCOL_IDS.inference,
-      encodeEnvelope(requestEnvelope),
-      {
-        signal,
-        readTimeoutMs: Math.min(jobTimeoutMs, 60_000),
-      },
-    )) {
-      const decoded = decodeMessage('INFERENCE_FRAME', frame).frame
-      if (decoded.case === 'chunk') {
-        // A provider may not stream more than it may generate, nor buffer the router full.
-        chunks++
-        heldBytes += decoded.value.text.length
-        if (chunks > req.maxTokens + 1 || heldBytes > 4 * 1024 * 1024) {
-          throw new InfraxaError('ERR_PROTOCOL_VIOLATION', 'provider streamed more than max_tokens allows')
+    const signal = AbortSignal.any([args.signal, AbortSignal.timeout(jobTimeoutMs), stopStream.signal])
+    try {
+      for await (const frame of node.requestStream(
+        providerId,
+        PROTOCOL_IDS.inference,
+        encodeEnvelope(requestEnvelope),
+        {
+          signal,
+          readTimeoutMs: Math.min(jobTimeoutMs, 60_000),
+        },
+      )) {
+        const decoded = decodeMessage('INFERENCE_FRAME', frame).frame
+        if (decoded.case === 'chunk') {
+          if (!bytesEqual(decoded.value.jobId, jobId))
+            throw new InfraxaError('ERR_PROTOCOL_VIOLATION', 'provider streamed a chunk of another job')
+          answer.push(decoded.value.step, decoded.value.token)
+        } else if (decoded.case === 'response') {
+          responseEnvelope = decoded.value
+        } else if (decoded.case === 'zkProof') {
+          modeProofBytes = encodeEnvelope(decoded.value)
+        } else if (decoded.case === 'error') {
+          throw new RemoteError(decoded.value)
         }
-        if (live) {
-          args.delivered.value = true
-          args.onText!(decoded.value.text)
-        } else held.push(decoded.value.text)
-      } else if (decoded.case === 'response') {
-        responseEnvelope = decoded.value
-      } else if (decoded.case === 'zkProof') {
-        modeProofBytes = encodeEnvelope(decoded.value)
-      } else if (decoded.case === 'error') {
-        throw new RemoteError(decoded.value)
       }
+    } catch (error) {
+      // A failed stream check stopped the stream: that failure is the verdict, not the abort.
+      if (answer.failure === undefined || args.signal.aborted) throw error
+    }
+    await answer.finish()
+    if (answer.failure !== undefined) {
+      const reason = `streamed tokens failed the router's re-execution: ${answer.failure}`
+      recordFailure(jobHex, requestEnvelope, providerId, reason, release)
+      throw new VerificationFailed(providerId, reason, jobHex)
     }
     if (responseEnvelope === undefined)
       throw new InfraxaError('ERR_NO_RESPONSE', 'provider closed the stream without a response')
@@ -450,7 +493,25 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       verdict = 'failed'
       reason = why
     }
-    if (!optimistic && mode.id !== MERKLE_MODE_ID) {
+    // The signed commitment must hold exactly the tokens streamed, and the prompt the router asked for.
+    if (
+      response.outputTokens.length !== answer.tokens.length ||
+      response.outputTokens.some((t, i) => t !== answer.tokens[i])
+    ) {
+      fail(
+        `the signed response commits to other tokens than the ${answer.tokens.length} streamed (${response.outputTokens.length} committed)`,
+      )
+    } else if (
+      response.promptTokens.length !== args.promptTokens.length ||
+      response.promptTokens.some((t, i) => t !== args.promptTokens[i])
+    ) {
+      fail('prompt tokens are not the requested messages under the model chat template')
+    }
+    // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
+    let tokenCheck = release === 'verified' ? answer.verdict() : undefined
+    if (tokenCheck?.verdict === 'fail') fail(tokenCheck.reason)
+    const tokenNoise = release === 'verified' ? undefined : tokenNoiseFor(tolerance)
+    if (!optimistic && mode.id !== MERKLE_MODE_ID && verdict !== 'failed') {
       // Modes with their own proof (zk_snark, third-party modes): the proof came after the response.
       const result = await mode.verify(
         {
@@ -502,15 +563,21 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
             challenge: challengeEnvelope,
             auditProof: auditProofEnvelope,
           },
-          { executor: executor!, tolerance, minAuditSteps: Math.min(auditSteps, response.stepCount) },
+          {
+            executor: executor!,
+            tolerance,
+            minAuditSteps: Math.min(auditSteps, response.stepCount),
+            ...(tokenNoise && { tokenNoise }),
+          },
         )
         if (result.valid) verdict = 'verified'
         else fail(result.reason)
+        tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         audited = challenge.steps.length
         countAudit({}, audited)
       }
     }
-    if (optimistic) {
+    if (optimistic && verdict !== 'failed') {
       const result = await mode.verify(
         { request: requestEnvelope, response: responseEnvelope },
         { executor: executor!, tolerance },
@@ -531,6 +598,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       reason,
       issuedAtMs: BigInt(Date.now()),
       challengeWindowEndsMs: optimistic ? BigInt(Date.now() + challengeWindowMs) : 0n,
+      streaming: release === 'held' ? '' : release,
+      ...(tokenCheck && { tokenCheck: tokenCheckMessage(tokenCheck) }),
     })
     receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, verdict)
     if (verdict === 'pending') {
@@ -546,8 +615,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     // Only an audit of execution is evidence: proof-only or unaudited jobs do not count toward probation.
     if (audited > 0) reputation.record(providerId, 'success', { jobId: jobHex })
     providers.observeLatency(providerId, generatedMs)
-    const text = verifiedText(args.modelHash, response, req.stop)
-    if (!live && args.onText && text.length > 0) args.onText(text)
+    const text = answer.releaseRest()
     return {
       id: `chatcmpl-${jobHex}`,
       model: args.modelName,
@@ -563,6 +631,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         model_hash: hex(args.modelHash),
         audited_steps: audited,
         attempts: 1,
+        streaming: release === 'held' ? 'none' : release,
+        ...(tokenCheck && {
+          token_check: {
+            steps: tokenCheck.steps,
+            mismatches: tokenCheck.mismatches,
+            largest_margin: tokenCheck.largestMargin,
+            p_value: tokenCheck.pValue,
+            verdict: tokenCheck.verdict,
+          },
+        }),
         timings_ms: {
           generate: Math.round(generatedMs),
           verify: Math.round(verifyMs),
@@ -591,12 +669,18 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       model = resolveModel(req.model)
       void error
     }
-    const mode = registry.get(req.verification)
-    if (mode.needs.includes('executor') && executorFor(model.hash) === undefined) {
-      throw new CannotVerifyError(req.model, req.verification)
-    }
+    // The answer text is made from token ids with the router's own tokenizer, in every mode: without
+    // the model the router could only pass on a provider's say-so.
+    const engine = verifyModels.find((m) => bytesEqual(m.hash, model.hash))?.engine
+    if (engine === undefined) throw new CannotVerifyError(req.model, req.verification)
     if (req.verification === ZK_SNARK_MODE_ID && req.temperature !== 0) {
       throw new BadRequestError('zk_snark proves greedy decoding only: use temperature 0')
+    }
+    const promptTokens = await engine.tokenizePrompt(req.messages)
+    if (promptTokens.length + req.maxTokens > engine.contextSize) {
+      throw new BadRequestError(
+        `prompt (${promptTokens.length} tokens) + max_tokens (${req.maxTokens}) exceed the model's context of ${engine.contextSize}`,
+      )
     }
     const attempts: string[] = []
     const tried = new Set<string>()
@@ -617,6 +701,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
           modelName: model.name,
           providerId: chosen.peerId,
           providerKey: chosen.publicKey,
+          engine,
+          promptTokens,
           onText,
           signal,
           delivered,
@@ -735,12 +821,15 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       }
       // The full audit check: challenged steps exactly, openings under the signed root, sampling rule,
       // re-execution within tolerance, prompt.
-      const result = await registry
-        .get(MERKLE_MODE_ID)
-        .verify(
-          { request, response, challenge: challengeEnvelope, auditProof },
-          { executor, tolerance, minAuditSteps: Math.min(auditSteps, res.stepCount) },
-        )
+      const result = await registry.get(MERKLE_MODE_ID).verify(
+        { request, response, challenge: challengeEnvelope, auditProof },
+        {
+          executor,
+          tolerance,
+          minAuditSteps: Math.min(auditSteps, res.stepCount),
+          tokenNoise: tokenNoiseFor(tolerance),
+        },
+      )
       if (!result.valid) {
         reputation.record(providerId, 'fraud', { jobId: jobHex, reason: result.reason })
         return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`)
@@ -798,12 +887,15 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const executor = executorFor(request.modelHash)
     if (executor === undefined) throw new CannotVerifyError(hex(request.modelHash), receipt.verificationMode)
     const tolerance = toleranceFor(request.modelHash, response.engine)
-    const result = await registry
-      .get(receipt.verificationMode)
-      .verify(
-        { request: receipt.request, response: receipt.response, challenge: challengeEnvelope, auditProof },
-        { executor, tolerance, minAuditSteps: Math.min(auditSteps, response.stepCount) },
-      )
+    const result = await registry.get(receipt.verificationMode).verify(
+      { request: receipt.request, response: receipt.response, challenge: challengeEnvelope, auditProof },
+      {
+        executor,
+        tolerance,
+        minAuditSteps: Math.min(auditSteps, response.stepCount),
+        tokenNoise: tokenNoiseFor(tolerance),
+      },
+    )
     return result.valid ? { valid: true, reason: '' } : { valid: false, reason: result.reason }
   }
 
@@ -838,7 +930,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         infraxa: { model_hash: hash, providers: e.providers, verifiable: e.verifiable, ...e.offer },
       }))
     },
-    receipt: (id) => receipts.view(id.replace(/^chatcmpl-/, '')),
+    receipt: (id) =>
+      receipts.view(id.replace(/^chatcmpl-/, ''), (request, response) => {
+        const engine = verifyModels.find((m) => bytesEqual(m.hash, request.modelHash))?.engine
+        if (engine === undefined || response.outputTokens.some((t) => !(t >= 0 && t < engine.vocabSize)))
+          return undefined
+        const text = engine.answerText(response.promptTokens, request.sampling?.stop ?? [])
+        for (const token of response.outputTokens) text.push(token)
+        text.end()
+        return text.text
+      }),
     health: () => ({
       status: 'ok',
       peer_id: node.peerId.toString(),
@@ -925,4 +1026,15 @@ class VerificationFailed extends InfraxaError {
     })
     this.reason = reason
   }
+}
+
+/** The receipt's record of a per-token verdict. */
+function tokenCheckMessage(v: TokenVerdict) {
+  return create(TokenCheckSchema, {
+    steps: v.steps,
+    mismatches: v.mismatches,
+    largestMargin: Number.isFinite(v.largestMargin) ? v.largestMargin : -1,
+    pValue: v.pValue,
+    verdict: v.verdict,
+  })
 }

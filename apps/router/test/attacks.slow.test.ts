@@ -13,7 +13,7 @@ import {
 import { createProvider, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { chat, storiesPath, tempDir } from './support.js'
+import { chat, storiesPath, tempDir } from './support/index.js'
 
 describe('attack suite at the network edge', () => {
   const dir = tempDir('attacks')

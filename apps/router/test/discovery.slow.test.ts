@@ -4,7 +4,7 @@ import { createNode, type InfraxaNode } from '@infraxa/p2p'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { chat, storiesPath, tempDir } from './support.js'
+import { chat, storiesPath, tempDir } from './support/index.js'
 
 describe('discovery through the DHT', () => {
   const dir = tempDir('dht')

@@ -4,7 +4,7 @@ import { main as cli } from '@infraxa/cli'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { chat, generatedModel, storiesPath, tempDir } from './support.js'
+import { chat, generatedModel, storiesPath, tempDir } from './support/index.js'
 
 describe('provider + router + client end to end (loopback, real models)', () => {
   const dir = tempDir('e2e')
@@ -223,15 +223,14 @@ describe('provider + router + client end to end (loopback, real models)', () => 
     expect(metrics).toMatch(/infraxa_jobs_total\{verdict="verified"\} \d+/)
   })
 
-  it('a prompt larger than the model context is refused by the provider and reported, not crashed', async () => {
+  it('a prompt larger than the model context is refused with a 400 before any provider is asked', async () => {
     const { status, json } = await chat(router.url!, {
       model: 'stories260K',
       messages: [{ role: 'user', content: 'word '.repeat(3000) }],
       max_tokens: 8,
     })
-    expect(status).toBe(503)
-    expect(json.error.code).toBe('ERR_NO_VERIFIED_ANSWER')
-    expect(json.error.message).toMatch(/prompt|context/i)
+    expect(status).toBe(400)
+    expect(json.error.message).toMatch(/exceed the model's context/)
   })
 })
 

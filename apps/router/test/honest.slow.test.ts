@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { generatedModel, storiesPath, tempDir } from './support.js'
+import { generatedModel, storiesPath, tempDir } from './support/index.js'
 
 describe('honest providers are never penalised', () => {
   const dir = tempDir('honest')

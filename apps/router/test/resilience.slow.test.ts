@@ -15,7 +15,7 @@ import {
 import { createProvider, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { chat, generatedModel, storiesPath, tempDir } from './support.js'
+import { chat, generatedModel, noisyStories, storiesPath, tempDir } from './support/index.js'
 
 const ask = (router: Router, content: string, max_tokens = 16) =>
   chat(router.url!, { model: 'stories260K', messages: [{ role: 'user', content }], max_tokens })
@@ -222,7 +222,8 @@ describe('fraud_proof mode end to end', () => {
     })
     stopped.push(honest)
     const cheater = await createProvider({
-      models: [{ path: await generatedModel(dir, 98), name: 'stories260K' }],
+      // Same tokenizer as stories260K (so the prompt check passes), other weights: only re-execution tells.
+      models: [{ path: await noisyStories(dir, 0.5), name: 'stories260K' }],
       dataDir: join(dir, 'cheater'),
       threads: 1,
       dishonest: { claimModelHash: honest.models[0]!.hash },

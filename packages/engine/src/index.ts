@@ -39,4 +39,6 @@ export {
   testModelBytes,
   writeTestModel,
 } from './test-model/write-test-model.js'
+export { perturbModelWeights } from './test-model/perturb-weights.js'
+export { SAME_BUILD_MISMATCH_RATE, type TokenNoiseModel, tokenNoiseFor } from './token-noise.js'
 export { compareTokenLogprobs, MIN_LOGPROB, type TokenLogprob } from './top-k.js'

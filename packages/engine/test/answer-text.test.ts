@@ -27,7 +27,10 @@ describe('AnswerText', () => {
     expect(pieces.join('')).toBe('one. ')
     // Nothing released is ever taken back: each running total is a prefix of the answer.
     let released = ''
-    for (const piece of pieces) expect('one. '.startsWith((released += piece))).toBe(true)
+    for (const piece of pieces) {
+      released += piece
+      expect('one. '.startsWith(released)).toBe(true)
+    }
     expect(answer.stopped).toBe(true)
     expect(answer.text).toBe('one. ')
   })

@@ -44,7 +44,6 @@ const response = create(InferenceResponseSchema, {
   jobId: new Uint8Array(16).fill(1),
   promptTokens: Array.from({ length: 512 }, (_, i) => i * 37),
   outputTokens: Array.from({ length: 256 }, (_, i) => i * 91),
-  outputText: 'x'.repeat(1024),
   transcriptRoot: new Uint8Array(32),
   stepCount: 256,
 })

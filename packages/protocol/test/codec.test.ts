@@ -29,7 +29,7 @@ const examples: { [K in MessageKind]: Record<string, unknown> } = {
     deadlineMs: 1_900_000_000_000n,
     providerPublicKey: new Uint8Array(32).fill(4),
   },
-  TOKEN_CHUNK: { jobId: new Uint8Array(16).fill(1), step: 7, token: 1234, text: ' world' },
+  TOKEN_CHUNK: { jobId: new Uint8Array(16).fill(1), step: 7, token: 1234 },
   INFERENCE_RESPONSE: {
     jobId: new Uint8Array(16).fill(1),
     requestHash: new Uint8Array(32).fill(5),
@@ -48,7 +48,6 @@ const examples: { [K in MessageKind]: Record<string, unknown> } = {
     promptTokens: [1, 2, 3, 65535, 150000],
     promptTokenHash: new Uint8Array(32).fill(6),
     outputTokens: [10, 11, 12],
-    outputText: 'four',
     transcriptRoot: new Uint8Array(32).fill(7),
     stepCount: 3,
     commitTopK: 8,
@@ -56,7 +55,7 @@ const examples: { [K in MessageKind]: Record<string, unknown> } = {
     timings: { queueMs: 1, promptMs: 2, generateMs: 3, totalMs: 6 },
   },
   INFERENCE_FRAME: {
-    frame: { case: 'chunk', value: { jobId: new Uint8Array(16), step: 1, token: 2, text: 'x' } },
+    frame: { case: 'chunk', value: { jobId: new Uint8Array(16), step: 1, token: 2 } },
   },
   AUDIT_CHALLENGE: {
     jobId: new Uint8Array(16).fill(1),
@@ -165,7 +164,7 @@ describe('codec', () => {
   })
 
   it('refuses to encode a message over its limit', () => {
-    const huge = create(MESSAGE_KINDS.TOKEN_CHUNK.schema, { text: 'x'.repeat(5000) })
+    const huge = create(MESSAGE_KINDS.TOKEN_CHUNK.schema, { jobId: new Uint8Array(5000) })
     expect(() => encodeMessage('TOKEN_CHUNK', huge)).toThrow(MessageTooLargeError)
   })
 

@@ -18,14 +18,6 @@ export {
 } from './challenge.js'
 export { type ComparableStep, compareStep, type StepVerdict, type Tolerance } from './compare.js'
 export {
-  binomialTail,
-  judgeTokens,
-  scoreToken,
-  type TokenNoise,
-  type TokenScore,
-  type TokenVerdict,
-} from './token-check.js'
-export {
   VRF_OUTPUT_BYTES,
   VRF_PROOF_BYTES,
   vrfProofToHash,
@@ -33,3 +25,12 @@ export {
   vrfPublicKey,
   vrfVerify,
 } from './ecvrf.js'
+export {
+  binomialTail,
+  judgeTokens,
+  scoreToken,
+  TOKEN_CHECK_EXTRA,
+  type TokenNoise,
+  type TokenScore,
+  type TokenVerdict,
+} from './token-check.js'

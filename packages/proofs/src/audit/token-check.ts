@@ -2,6 +2,12 @@ import type { TokenLogprob } from '../modes/executor.js'
 import { gumbelScores, type SamplingParams } from '../sampling/sample.js'
 import { LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
 
+/**
+ * Entries a verifier asks for beyond the committed top-k when scoring tokens, so that an honest pick
+ * ranked just outside the verifier's own top-k is still found.
+ */
+export const TOKEN_CHECK_EXTRA = 8
+
 /** How one returned token compares with what the seeded sampler picks from the verifier's own log-probs. */
 export interface TokenScore {
   readonly step: number

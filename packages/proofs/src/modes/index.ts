@@ -16,7 +16,7 @@ export {
   fraudProofConcerns,
   fraudProofMode,
 } from './fraud/index.js'
-export { MERKLE_MODE_ID, merkleMode } from './merkle/index.js'
+export { LOCAL_FAULTS, MERKLE_MODE_ID, merkleMode } from './merkle/index.js'
 export { createModeRegistry, type ModeRegistry } from './registry.js'
 export type {
   VerificationContext,

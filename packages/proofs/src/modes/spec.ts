@@ -1,5 +1,6 @@
 import type { SignedEnvelope } from '@infraxa/protocol'
 import type { Tolerance } from '../audit/compare.js'
+import type { TokenNoise } from '../audit/token-check.js'
 import type { Executor } from './executor.js'
 
 /** What a verification mode is given. Envelopes are checked by the mode, never trusted. */
@@ -24,6 +25,11 @@ export interface VerificationContext {
   readonly tolerance?: Tolerance
   /** Fewest audited steps the verifier accepts (capped at the step count). @default 1 */
   readonly minAuditSteps?: number
+  /**
+   * Honest noise of the per-token check. With it, audit modes score every step the re-execution reaches
+   * (not only the opened ones) against the seeded sampler and give one verdict per job ({@link judgeTokens}).
+   */
+  readonly tokenNoise?: TokenNoise
 }
 
 /** A field of {@link VerificationInput} or {@link VerificationContext} a mode cannot work without. */

@@ -1,1 +1,1 @@
-export { MERKLE_MODE_ID, merkleMode } from './mode.js'
+export { LOCAL_FAULTS, MERKLE_MODE_ID, merkleMode } from './mode.js'

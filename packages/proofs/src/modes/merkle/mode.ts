@@ -1,6 +1,7 @@
 import { bytesEqual, InfraxaError, openEnvelope } from '@infraxa/protocol'
 import { verifyAuditChallenge } from '../../audit/challenge.js'
 import { compareStep } from '../../audit/compare.js'
+import { judgeTokens, scoreToken, TOKEN_CHECK_EXTRA, type TokenVerdict } from '../../audit/token-check.js'
 import { MalformedVerificationInputError } from '../../errors.js'
 import { verifyOpenings } from '../../transcript/transcript.js'
 import { checkBinding } from '../binding.js'
@@ -130,13 +131,20 @@ async function verifyMerkle(
   }
 
   const sampling = { temperature: request.sampling?.temperature ?? 0, seed: request.sampling?.seed ?? 0n }
-  let recomputed: Awaited<ReturnType<typeof executor.replay>>
+  const k = response.commitTopK
+  // With a noise model, every step up to the last challenged one is scored too: the same prefill
+  // computes them, at the price of reading their distributions.
+  const scored =
+    context.tokenNoise === undefined
+      ? []
+      : Array.from({ length: Math.max(...challenge.steps) + 1 }, (_, t) => t)
+  let replayed: Awaited<ReturnType<typeof executor.replay>>
   try {
-    recomputed = await executor.replay({
+    replayed = await executor.replay({
       promptTokens: response.promptTokens,
       outputTokens: response.outputTokens,
-      positions: challenge.steps,
-      topK: response.commitTopK,
+      positions: [...challenge.steps, ...scored],
+      topK: scored.length > 0 ? k + TOKEN_CHECK_EXTRA : k,
     })
   } catch (error) {
     // The verifier's own trouble (its model shut down, a run aborted) is no verdict on the provider.
@@ -144,6 +152,7 @@ async function verifyMerkle(
     // Token ids outside the vocabulary, a transcript longer than the context: the provider's doing.
     return invalid(`re-execution rejected the transcript: ${peerFault(error)}`)
   }
+  const recomputed = replayed.slice(0, challenge.steps.length).map((d) => d.slice(0, k))
   let maxDelta = 0
   let minOverlap = 1
   for (let i = 0; i < proof.openings.length; i++) {
@@ -162,5 +171,32 @@ async function verifyMerkle(
     }
   }
 
-  return { valid: true, details: { auditedSteps: challenge.steps.length, maxDelta, minOverlap } }
+  let tokenCheck: TokenVerdict | undefined
+  if (context.tokenNoise !== undefined) {
+    const distributions = replayed.slice(challenge.steps.length)
+    const scores = scored.map((t) =>
+      scoreToken({
+        step: t,
+        token: response.outputTokens[t]!,
+        distribution: distributions[t] ?? [],
+        k,
+        sampling,
+        drift: tolerance.maxLogprobDelta,
+      }),
+    )
+    tokenCheck = judgeTokens(scores, context.tokenNoise)
+    if (tokenCheck.verdict === 'fail') {
+      return invalid(tokenCheck.reason, { tokenCheck, maxDelta, minOverlap })
+    }
+  }
+
+  return {
+    valid: true,
+    details: {
+      auditedSteps: challenge.steps.length,
+      maxDelta,
+      minOverlap,
+      ...(tokenCheck && { tokenCheck }),
+    },
+  }
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infraxa/v1/receipt.proto.
  */
 export const file_infraxa_v1_receipt: GenFile = /*@__PURE__*/
-  fileDesc("ChhpbmZyYXhhL3YxL3JlY2VpcHQucHJvdG8SCmluZnJheGEudjEi3AIKB1JlY2VpcHQSDgoGam9iX2lkGAEgASgMEisKB3JlcXVlc3QYAiABKAsyGi5pbmZyYXhhLnYxLlNpZ25lZEVudmVsb3BlEiwKCHJlc3BvbnNlGAMgASgLMhouaW5mcmF4YS52MS5TaWduZWRFbnZlbG9wZRIZChF2ZXJpZmljYXRpb25fbW9kZRgEIAEoCRItCgljaGFsbGVuZ2UYBSABKAsyGi5pbmZyYXhhLnYxLlNpZ25lZEVudmVsb3BlEi8KC2F1ZGl0X3Byb29mGAYgASgLMhouaW5mcmF4YS52MS5TaWduZWRFbnZlbG9wZRIPCgd2ZXJkaWN0GAcgASgJEg4KBnJlYXNvbhgIIAEoCRIUCgxpc3N1ZWRfYXRfbXMYCSABKAQSIAoYY2hhbGxlbmdlX3dpbmRvd19lbmRzX21zGAogASgEEhIKCm1vZGVfcHJvb2YYCyABKAxiBnByb3RvMw", [file_infraxa_v1_envelope]);
+  fileDesc("ChhpbmZyYXhhL3YxL3JlY2VpcHQucHJvdG8SCmluZnJheGEudjEinAMKB1JlY2VpcHQSDgoGam9iX2lkGAEgASgMEisKB3JlcXVlc3QYAiABKAsyGi5pbmZyYXhhLnYxLlNpZ25lZEVudmVsb3BlEiwKCHJlc3BvbnNlGAMgASgLMhouaW5mcmF4YS52MS5TaWduZWRFbnZlbG9wZRIZChF2ZXJpZmljYXRpb25fbW9kZRgEIAEoCRItCgljaGFsbGVuZ2UYBSABKAsyGi5pbmZyYXhhLnYxLlNpZ25lZEVudmVsb3BlEi8KC2F1ZGl0X3Byb29mGAYgASgLMhouaW5mcmF4YS52MS5TaWduZWRFbnZlbG9wZRIPCgd2ZXJkaWN0GAcgASgJEg4KBnJlYXNvbhgIIAEoCRIUCgxpc3N1ZWRfYXRfbXMYCSABKAQSIAoYY2hhbGxlbmdlX3dpbmRvd19lbmRzX21zGAogASgEEhIKCm1vZGVfcHJvb2YYCyABKAwSEQoJc3RyZWFtaW5nGAwgASgJEisKC3Rva2VuX2NoZWNrGA0gASgLMhYuaW5mcmF4YS52MS5Ub2tlbkNoZWNrImkKClRva2VuQ2hlY2sSDQoFc3RlcHMYASABKA0SEgoKbWlzbWF0Y2hlcxgCIAEoDRIWCg5sYXJnZXN0X21hcmdpbhgDIAEoARIPCgdwX3ZhbHVlGAQgASgBEg8KB3ZlcmRpY3QYBSABKAliBnByb3RvMw", [file_infraxa_v1_envelope]);
 
 /**
  * RECEIPT: signed by the router (domain "infraxa/v1/receipt"). Everything a third party needs to
@@ -81,6 +81,22 @@ export type Receipt = Message<"infraxa.v1.Receipt"> & {
    * @generated from field: bytes mode_proof = 11;
    */
   modeProof: Uint8Array;
+
+  /**
+   * How the answer reached the client: "" (after verification, in one piece), "verified" (streamed, each
+   * chunk released once the router re-executed its tokens) or "live" (streamed as it came, unverified
+   * until the end, at the client's request).
+   *
+   * @generated from field: string streaming = 12;
+   */
+  streaming: string;
+
+  /**
+   * The per-token check over every step the router re-executed.
+   *
+   * @generated from field: infraxa.v1.TokenCheck token_check = 13;
+   */
+  tokenCheck?: TokenCheck | undefined;
 };
 
 /**
@@ -89,4 +105,51 @@ export type Receipt = Message<"infraxa.v1.Receipt"> & {
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
   messageDesc(file_infraxa_v1_receipt, 0);
+
+/**
+ * One verdict over a job's tokens: each scored against the seeded sampler on the router's own log-probs.
+ *
+ * @generated from message infraxa.v1.TokenCheck
+ */
+export type TokenCheck = Message<"infraxa.v1.TokenCheck"> & {
+  /**
+   * @generated from field: uint32 steps = 1;
+   */
+  steps: number;
+
+  /**
+   * Steps whose token is not the sampler's pick.
+   *
+   * @generated from field: uint32 mismatches = 2;
+   */
+  mismatches: number;
+
+  /**
+   * Largest margin (nats) by which a returned token loses to the sampler's pick.
+   *
+   * @generated from field: double largest_margin = 3;
+   */
+  largestMargin: number;
+
+  /**
+   * P(this many mismatches or more | honest), from the noise model.
+   *
+   * @generated from field: double p_value = 4;
+   */
+  pValue: number;
+
+  /**
+   * "pass", "grey" or "fail".
+   *
+   * @generated from field: string verdict = 5;
+   */
+  verdict: string;
+};
+
+/**
+ * Describes the message infraxa.v1.TokenCheck.
+ * Use `create(TokenCheckSchema)` to create a new message.
+ */
+export const TokenCheckSchema: GenMessage<TokenCheck> = /*@__PURE__*/
+  messageDesc(file_infraxa_v1_receipt, 1);
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { writeTestModel } from '@infraxa/engine'
+import { perturbModelWeights, writeTestModel } from '@infraxa/engine'
 
 /**
  * The real tiny model the app tests run: `INFRAXA_TEST_MODEL`, else `../shared/models/stories260K.gguf`
@@ -10,7 +10,7 @@ import { writeTestModel } from '@infraxa/engine'
 export function storiesPath(): string {
   const path =
     process.env.INFRAXA_TEST_MODEL ??
-    resolve(import.meta.dirname, '../../../../shared/models/stories260K.gguf')
+    resolve(import.meta.dirname, '../../../../../shared/models/stories260K.gguf')
   if (!existsSync(path)) {
     throw new Error(
       `stories260K.gguf not found at ${path}. Put it there (hf:ggml-org/models/tinyllamas/stories260K.gguf, ` +
@@ -28,6 +28,16 @@ export function tempDir(prefix: string): string {
 export async function generatedModel(dir: string, seed: number): Promise<string> {
   const path = join(dir, `generated-${seed}.gguf`)
   await writeTestModel({ path, seed, vocab: 512, dim: 64, layers: 2, ff: 128, type: 'q8_0' })
+  return path
+}
+
+/**
+ * stories260K with noise of `noise` × each weight matrix's std added: same tokenizer and architecture, so
+ * it passes every check that does not re-execute the model (a test double of a cheaper look-alike).
+ */
+export async function noisyStories(dir: string, noise: number, seed = 1): Promise<string> {
+  const path = join(dir, `stories-noise-${noise}-${seed}.gguf`)
+  await perturbModelWeights({ from: storiesPath(), to: path, noise, seed })
   return path
 }
 

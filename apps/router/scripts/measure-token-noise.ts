@@ -1,0 +1,105 @@
+/**
+ * Measures the honest noise of the per-token check: honest generations on one engine, re-executed on
+ * another (other thread count; whole-answer and 16-token chunked replays, as verified streaming does),
+ * each token scored with `scoreToken`. Prints, per model type: tokens, mismatches (margin > 0), their
+ * rate with a 95% upper bound, and the margin quantiles. Feeds TOKEN_NOISE in @infraxa/engine.
+ *
+ *   node apps/router/scripts/measure-token-noise.ts [jobs per config, default 60] [tokens, default 64]
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { loadModel, toleranceForQuantization, writeTestModel } from '@infraxa/engine'
+import { scoreToken, TOKEN_CHECK_EXTRA } from '@infraxa/proofs/audit'
+import { createSampler } from '@infraxa/proofs/sampling'
+
+const jobs = Number(process.argv[2] ?? 60)
+const tokens = Number(process.argv[3] ?? 64)
+const K = 8
+const work = mkdtempSync(join(tmpdir(), 'infraxa-noise-'))
+const stories =
+  process.env.INFRAXA_TEST_MODEL ?? resolve(import.meta.dirname, '../../../../shared/models/stories260K.gguf')
+const q8 = await writeTestModel({
+  path: join(work, 'q8.gguf'),
+  seed: 7,
+  vocab: 512,
+  dim: 96,
+  layers: 2,
+  ff: 192,
+  type: 'q8_0',
+})
+const f32 = await writeTestModel({
+  path: join(work, 'f32.gguf'),
+  seed: 7,
+  vocab: 512,
+  dim: 96,
+  layers: 2,
+  ff: 192,
+  type: 'f32',
+})
+const words = ['Once', 'Tom', 'The cat', 'A big dog', 'Lily', 'Max and Sue', 'One day', 'The sun']
+
+for (const [label, path, quantization] of [
+  ['stories260K F32', stories, 'F32'],
+  ['generated Q8_0', q8.path, 'Q8_0'],
+  ['generated F32', f32.path, 'F32'],
+] as const) {
+  const provider = await loadModel({ path, threads: 1, contextSize: 512 })
+  const verifier = await loadModel({ path, threads: 2, contextSize: 512 })
+  const drift = toleranceForQuantization(quantization).maxLogprobDelta
+  const margins: number[] = []
+  let mismatches = 0
+  for (let j = 0; j < jobs; j++) {
+    const sampling = { temperature: j % 3 === 0 ? 0 : [0.7, 1, 1.3][j % 3]!, seed: BigInt(j * 7919) }
+    const result = await provider.generate({
+      messages: [{ role: 'user', content: `${words[j % words.length]} ${j}` }],
+      maxTokens: tokens,
+      topK: K,
+      choose: createSampler(sampling),
+    }).result
+    const n = result.outputTokens.length
+    const whole = await verifier.replay({
+      ...result,
+      positions: Array.from({ length: n }, (_, t) => t),
+      topK: K + TOKEN_CHECK_EXTRA,
+    })
+    const chunked: typeof whole = []
+    for (let from = 0; from < n; from += 16) {
+      const positions = Array.from({ length: Math.min(16, n - from) }, (_, i) => from + i)
+      chunked.push(
+        ...(await verifier.replay({
+          promptTokens: result.promptTokens,
+          outputTokens: result.outputTokens.slice(0, from + positions.length),
+          positions,
+          topK: K + TOKEN_CHECK_EXTRA,
+          reuseCache: true,
+        })),
+      )
+    }
+    for (const replay of [whole, chunked]) {
+      for (let t = 0; t < n; t++) {
+        const s = scoreToken({
+          step: t,
+          token: result.outputTokens[t]!,
+          distribution: replay[t]!,
+          k: K,
+          sampling,
+          drift,
+        })
+        margins.push(s.margin)
+        if (s.margin > 0) mismatches++
+      }
+    }
+  }
+  await provider.dispose()
+  await verifier.dispose()
+  margins.sort((a, b) => a - b)
+  const q = (p: number) => margins[Math.min(margins.length - 1, Math.floor(p * margins.length))]!
+  const rate = mismatches / margins.length
+  // Upper 95% bound (exact for 0 events: 3/n rule; else normal approximation on the rate).
+  const upper =
+    mismatches === 0 ? 3 / margins.length : rate + 1.96 * Math.sqrt((rate * (1 - rate)) / margins.length)
+  console.log(
+    `${label}: ${margins.length} scored tokens (${jobs} jobs × whole + chunked replay), ${mismatches} mismatches, rate ${rate.toExponential(2)} (95% ≤ ${upper.toExponential(2)}), margin p99 ${q(0.99).toFixed(5)} p99.9 ${q(0.999).toFixed(5)} max ${margins.at(-1)!.toFixed(5)} (drift bound ${2 * drift})`,
+  )
+}

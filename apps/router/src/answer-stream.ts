@@ -1,0 +1,190 @@
+import type { AnswerText, EngineModel } from '@infraxa/engine'
+import {
+  judgeTokens,
+  scoreToken,
+  TOKEN_CHECK_EXTRA,
+  type TokenNoise,
+  type TokenScore,
+  type TokenVerdict,
+} from '@infraxa/proofs/audit'
+import { LOCAL_FAULTS } from '@infraxa/proofs/modes'
+import type { SamplingParams } from '@infraxa/proofs/sampling'
+import { InfraxaError } from '@infraxa/protocol'
+
+/**
+ * How an answer's text reaches the client while the provider streams it:
+ * - `verified`: a chunk behind — each chunk of tokens is re-executed by the router (teacher-forced, the
+ *   cache kept between chunks) and scored against the seeded sampler before its text is released;
+ * - `live`: as it comes, unverified until the end (the client asked for it; the receipt says so);
+ * - `held`: nothing before the whole answer is verified.
+ */
+export type Release = 'verified' | 'live' | 'held'
+
+export interface AnswerStreamOptions {
+  /** The router's own copy of the model: its tokenizer makes the text, its replay checks the tokens. */
+  readonly engine: EngineModel
+  /** The prompt as the router tokenizes the request's messages. */
+  readonly promptTokens: readonly number[]
+  readonly stop: readonly string[]
+  readonly sampling: SamplingParams
+  /** The request's commit_top_k. */
+  readonly k: number
+  /** Honest |Δ log-prob| of the tolerance in force. */
+  readonly drift: number
+  readonly noise: TokenNoise
+  readonly release: Release
+  /** Tokens per verified chunk. @default 16 */
+  readonly chunkTokens?: number
+  readonly maxTokens: number
+  readonly onText?: (text: string) => void
+  /** Called once, when a verified chunk fails its check: the caller stops the provider's stream. */
+  readonly onFailure?: (reason: string) => void
+}
+
+/**
+ * One answer as the router receives it: the token ids the provider streams (its text, if any, is never
+ * used), turned into text with the router's own tokenizer and released to the client according to
+ * {@link Release}. Every released character comes from a token the router received, and in `verified`
+ * mode from a token it re-executed and found to be the sampler's pick within honest noise.
+ */
+export class AnswerStream {
+  readonly tokens: number[] = []
+  readonly scores: TokenScore[] = []
+  readonly #options: AnswerStreamOptions
+  readonly #text: AnswerText
+  readonly #chunk: number
+  #checked = 0
+  #checks: Promise<void> = Promise.resolve()
+  #localFault: unknown
+  #failure: string | undefined
+  #delivered = false
+
+  constructor(options: AnswerStreamOptions) {
+    this.#options = options
+    this.#text = options.engine.answerText(options.promptTokens, options.stop)
+    this.#chunk = options.chunkTokens ?? 16
+  }
+
+  /** Why the stream check failed (the provider's fault), if it did. */
+  get failure(): string | undefined {
+    return this.#failure
+  }
+
+  /** Whether any text reached the client. */
+  get delivered(): boolean {
+    return this.#delivered
+  }
+
+  /** All text released so far. */
+  get text(): string {
+    return this.#text.text
+  }
+
+  /**
+   * Adds the next streamed token. Throws a typed protocol violation for a chunk out of order, a token
+   * outside the vocabulary or more tokens than max_tokens allows.
+   */
+  push(step: number, token: number): void {
+    if (step !== this.tokens.length) {
+      throw new InfraxaError(
+        'ERR_PROTOCOL_VIOLATION',
+        `provider streamed step ${step}, expected ${this.tokens.length}`,
+      )
+    }
+    if (this.tokens.length >= this.#options.maxTokens) {
+      throw new InfraxaError('ERR_PROTOCOL_VIOLATION', 'provider streamed more than max_tokens allows')
+    }
+    if (!Number.isInteger(token) || token < 0 || token >= this.#options.engine.vocabSize) {
+      throw new InfraxaError(
+        'ERR_PROTOCOL_VIOLATION',
+        `provider streamed token ${token}, outside the vocabulary`,
+      )
+    }
+    this.tokens.push(token)
+    if (this.#options.release === 'live') this.#deliver(this.#text.push(token))
+    else if (this.#options.release === 'verified' && this.tokens.length - this.#checked >= this.#chunk) {
+      this.#checkThrough(this.tokens.length)
+    }
+  }
+
+  /**
+   * The stream ended: checks the last partial chunk (verified), waits for every pending check and
+   * rethrows a verifier-side fault (the router's own trouble, never the provider's).
+   */
+  async finish(): Promise<void> {
+    if (this.#options.release === 'verified') this.#checkThrough(this.tokens.length)
+    await this.#checks
+    if (this.#localFault !== undefined) throw this.#localFault
+  }
+
+  /** One verdict over the scored tokens (verified streaming scores them all). */
+  verdict(): TokenVerdict {
+    return judgeTokens(this.scores, this.#options.noise)
+  }
+
+  /**
+   * Releases the rest of the text once the whole answer is verified: everything for `held`, the text
+   * held back at the end (a possible stop-string prefix, an incomplete character) otherwise.
+   */
+  releaseRest(): string {
+    if (this.#options.release === 'held')
+      for (const token of this.tokens) this.#deliver(this.#text.push(token))
+    this.#deliver(this.#text.end())
+    return this.#text.text
+  }
+
+  #deliver(piece: string): void {
+    if (piece.length === 0 || this.#options.onText === undefined) return
+    this.#delivered = true
+    this.#options.onText(piece)
+  }
+
+  #checkThrough(end: number): void {
+    this.#checks = this.#checks.then(async () => {
+      const from = this.#checked
+      if (end <= from || this.#failure !== undefined || this.#localFault !== undefined) return
+      const { engine, promptTokens, k, sampling, drift, noise } = this.#options
+      const positions = Array.from({ length: end - from }, (_, i) => from + i)
+      let distributions: Awaited<ReturnType<EngineModel['replay']>>
+      try {
+        distributions = await engine.replay({
+          promptTokens,
+          outputTokens: this.tokens.slice(0, end),
+          positions,
+          topK: k + TOKEN_CHECK_EXTRA,
+          reuseCache: true,
+        })
+      } catch (error) {
+        if (!(error instanceof InfraxaError) || LOCAL_FAULTS.has(error.code)) this.#localFault = error
+        else this.#fail(`re-execution rejected the streamed tokens: ${error.shortMessage}`)
+        return
+      }
+      for (let i = 0; i < positions.length; i++) {
+        const t = positions[i]!
+        this.scores.push(
+          scoreToken({
+            step: t,
+            token: this.tokens[t]!,
+            distribution: distributions[i]!,
+            k,
+            sampling,
+            drift,
+          }),
+        )
+      }
+      // The job's verdict so far, before any of this chunk is released.
+      const verdict = judgeTokens(this.scores, noise)
+      if (verdict.verdict === 'fail') {
+        this.#fail(verdict.reason)
+        return
+      }
+      for (const t of positions) this.#deliver(this.#text.push(this.tokens[t]!))
+      this.#checked = end
+    })
+  }
+
+  #fail(reason: string): void {
+    this.#failure = reason
+    this.#options.onFailure?.(reason)
+  }
+}

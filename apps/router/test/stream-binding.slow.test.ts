@@ -1,0 +1,146 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { createProvider, type DishonestBehaviour, type Provider } from '@infraxa/provider'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CompletionRequest } from '../src/http.js'
+import { createRouter, type Router } from '../src/index.js'
+import { randomTokenForgery } from './support/forgeries.js'
+import { storiesPath, tempDir } from './support/index.js'
+
+/**
+ * What a client reads is what was verified: the router makes text from the token ids it received (never
+ * a provider's text), requires the signed commitment to hold exactly the streamed tokens, and by default
+ * releases streamed text only a chunk behind its own re-execution of those tokens.
+ */
+describe('streamed text is bound to verified tokens', () => {
+  const dir = tempDir('stream-binding')
+  const stopped: Array<{ stop(): Promise<void> }> = []
+  const request = (change: Partial<CompletionRequest> = {}): CompletionRequest => ({
+    model: 'stories260K',
+    messages: [{ role: 'user', content: 'Once upon a time' }],
+    maxTokens: 48,
+    temperature: 0,
+    seed: 0n,
+    stop: [],
+    verification: 'merkle',
+    stream: true,
+    streamMode: 'verified',
+    ...change,
+  })
+
+  /** A provider (honest unless told) and a router that knows only it, with no probation. */
+  async function pair(
+    name: string,
+    dishonest?: DishonestBehaviour,
+  ): Promise<{ provider: Provider; router: Router }> {
+    const provider = await createProvider({
+      models: [{ path: storiesPath(), name: 'stories260K' }],
+      dataDir: join(dir, `${name}-provider`),
+      threads: 1,
+      ...(dishonest && { dishonest }),
+    })
+    stopped.push(provider)
+    const router = await createRouter({
+      dataDir: join(dir, `${name}-router`),
+      http: false,
+      bootstrap: provider.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+      probationJobs: 0,
+      maxAttempts: 1,
+    })
+    stopped.push(router)
+    return { provider, router }
+  }
+
+  async function ask(router: Router, req: CompletionRequest) {
+    const pieces: string[] = []
+    const onText = req.stream ? (text: string) => pieces.push(text) : undefined
+    try {
+      const result = await router.api.complete(req, onText, new AbortController().signal)
+      return { pieces, result, error: undefined }
+    } catch (error) {
+      return { pieces, result: undefined, error: error as Error }
+    }
+  }
+
+  let honest: { provider: Provider; router: Router }
+  let honestText: string
+  beforeAll(async () => {
+    honest = await pair('honest')
+    const { result } = await ask(honest.router, request({ stream: false }))
+    honestText = result!.text
+  })
+  afterAll(async () => {
+    for (const s of stopped.reverse()) await s.stop().catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('honest, verified streaming: the pieces add up to the verified text; every token was checked', async () => {
+    const { pieces, result } = await ask(honest.router, request())
+    expect(result!.receipt.verdict).toBe('verified')
+    expect(result!.receipt.streaming).toBe('verified')
+    expect(pieces.join('')).toBe(result!.text)
+    expect(result!.text).toBe(honestText)
+    expect(result!.receipt.token_check).toMatchObject({ steps: result!.completionTokens, verdict: 'pass' })
+    expect(pieces.length).toBeGreaterThan(1)
+  })
+
+  it('honest, live streaming at the client’s request: same text, and the receipt says live', async () => {
+    const { pieces, result } = await ask(honest.router, request({ streamMode: 'live' }))
+    expect(result!.receipt).toMatchObject({ verdict: 'verified', streaming: 'live' })
+    expect(pieces.join('')).toBe(honestText)
+  })
+
+  const streamsOtherToken: DishonestBehaviour = {
+    streamToken: (t, token) => (t === 5 ? (token + 1) % 512 : token),
+  }
+
+  it('a provider streaming a token it did not commit is caught before the client reads anything (verified)', async () => {
+    const { router, provider } = await pair('streams-other', streamsOtherToken)
+    const { pieces, error } = await ask(router, request())
+    expect(error?.message).toMatch(/no provider produced a verified answer/)
+    expect(pieces).toEqual([])
+    expect(router.reputation.get(provider.peerId).banned).toBe(true)
+  })
+
+  it('the same provider is caught without streaming: the commitment must hold the streamed tokens', async () => {
+    const { router, provider } = await pair('streams-other-held', streamsOtherToken)
+    const { error } = await ask(router, request({ stream: false }))
+    expect((error as { details?: string }).details).toMatch(/commits to other tokens than the \d+ streamed/)
+    expect(router.reputation.get(provider.peerId).banned).toBe(true)
+  })
+
+  it('with live streaming the client read it, and then gets the failure; the receipt says live', async () => {
+    const { router, provider } = await pair('streams-other-live', streamsOtherToken)
+    const { pieces, error } = await ask(router, request({ streamMode: 'live' }))
+    expect(pieces.length).toBeGreaterThan(0)
+    expect(pieces.join('')).not.toBe(honestText)
+    expect(error?.message).toMatch(/failed verification: the signed response commits to other tokens/)
+    expect(router.reputation.get(provider.peerId).banned).toBe(true)
+    const receiptId = (error as { details?: string }).details!.replace('receipt ', '')
+    expect(router.api.receipt(receiptId)).toMatchObject({ verdict: 'failed', streaming: 'live' })
+  })
+
+  it('a token forged at step 20 (and committed): the client gets only the verified chunk before it', async () => {
+    const forgeStep: DishonestBehaviour['forgeStep'] = (t, topK, token) =>
+      t === 20 ? randomTokenForgery({ fraction: 1 })(t, topK, token) : undefined
+    const { router, provider } = await pair('forges-20', { forgeStep })
+    const { pieces, error } = await ask(router, request())
+    expect(error).toBeDefined()
+    // 16 tokens per verified chunk: the first chunk (steps 0–15) was released, nothing from 16 on.
+    const released = pieces.join('')
+    expect(released.length).toBeGreaterThan(0)
+    expect(honestText.startsWith(released)).toBe(true)
+    expect(router.reputation.get(provider.peerId).banned).toBe(true)
+  })
+
+  it('the receipt’s text is derived from the signed tokens', async () => {
+    const { result } = await ask(honest.router, request({ stream: false, stop: ['.'] }))
+    const receipt = honest.router.api.receipt(result!.receipt.receipt_id) as {
+      response: { output_text: string }
+    }
+    expect(receipt.response.output_text).toBe(result!.text)
+    expect(result!.text).not.toContain('.')
+  })
+})
