@@ -31,6 +31,7 @@ export type { DownloadOptions, LoadProgress } from './model-source.js'
 export { PINNED_NUMERIC_SETTINGS } from './numeric-settings.js'
 export { type ChatMessage, plainPromptText } from './prompt-template.js'
 export type { ReplayRequest } from './replay-positions.js'
+export { perturbModelWeights } from './test-model/perturb-weights.js'
 export {
   BENCH_TEST_MODEL_CONFIG,
   type TestModelConfig,
@@ -39,6 +40,5 @@ export {
   testModelBytes,
   writeTestModel,
 } from './test-model/write-test-model.js'
-export { perturbModelWeights } from './test-model/perturb-weights.js'
 export { SAME_BUILD_MISMATCH_RATE, type TokenNoiseModel, tokenNoiseFor } from './token-noise.js'
 export { compareTokenLogprobs, MIN_LOGPROB, type TokenLogprob } from './top-k.js'

@@ -1,6 +1,6 @@
 import { copyFile, open } from 'node:fs/promises'
-import { GgmlType } from 'node-llama-cpp'
 import { InvalidArgumentError } from '@infraxa/protocol'
+import { GgmlType } from 'node-llama-cpp'
 import { inspectGgufFile } from '../gguf-inspection.js'
 import { SeededRandom } from './seeded-random.js'
 
