@@ -1,7 +1,8 @@
 /**
  * `pnpm demo`: two honest providers with different models, a router and the client on loopback; a
- * verified answer from each model; then a provider that claims stories260K's hash but runs another
- * model — the audit catches it, the router bans it, and the client still gets a verified answer.
+ * verified answer from each model, a verified stream, an optimistic and a zk answer; then a provider
+ * that claims stories260K's hash but runs another model — caught, banned, and the client still gets a
+ * verified answer — and one that streams tokens it does not commit, caught before the client reads any.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,6 +42,7 @@ interface Row {
   provider: string
   verdict: string
   audited: string
+  streamed: string
   attempts: string
   ms: string
 }
@@ -99,6 +101,9 @@ try {
     verifyModels: [{ ...stories.source }, { path: generated.path }],
     threads: 1,
     auditSteps: 4,
+    // Demo: no probation, so streamed answers are verified streaming (a chunk behind the router's
+    // re-execution) from the first job, and new identities are tried at once (each still audited).
+    probationJobs: 0,
   })
   nodes.push(router)
   log(`router ${router.peerId}, OpenAI-compatible API at ${router.url}`)
@@ -133,6 +138,7 @@ try {
       provider: r.provider.slice(-8),
       verdict: r.verdict,
       audited: String(r.audited_steps),
+      streamed: stream ? String(r.streaming) : '-',
       attempts: String(r.attempts),
       ms: (performance.now() - t0).toFixed(0),
     })
@@ -143,9 +149,9 @@ try {
       rows.at(-1)!.verdict = `pending → ${settled.verdict}`
       rows.at(-1)!.audited = '4 after'
       rows.at(-1)!.ms = (performance.now() - t0).toFixed(0)
-      return { ...r, verdict: settled.verdict }
+      return { ...r, verdict: settled.verdict, text: answer.text }
     }
-    return r
+    return { ...r, text: answer.text }
   }
 
   const a = await run('1. merkle, model A', 'stories260K', 'Once upon a time')
@@ -194,11 +200,45 @@ try {
     provider: cheater.peerId.slice(-8),
     verdict: `banned (${events[0]?.event})`,
     audited: '4',
+    streamed: '-',
     attempts: '-',
     ms: '-',
   })
   const again = await run('7. after the ban', 'stories260K', 'A cat sat')
   expect(again.provider === providerA.peerId && again.attempts === 1, 'banned provider is no longer selected')
+
+  // The second attack: a provider that runs the real model and commits honestly, but streams other
+  // tokens (what a client would read). The router's chunk check rejects them before any text leaves.
+  const streamer = await createProvider({
+    models: [{ ...stories.source, name: 'stories260K' }],
+    dataDir: join(work, 'streamer'),
+    threads: 1,
+    dishonest: { streamToken: (t, token) => (t === 3 ? (token + 7) % 512 : token) },
+  })
+  nodes.push(streamer)
+  await router.node.libp2p.dial(streamer.node.multiaddrs[0]!)
+  await router.refresh(2_000)
+  log(`streamer ${streamer.peerId} joins: runs stories260K, but streams a token it does not commit`)
+  const sv = await run('8. attack: streams other tokens', 'stories260K', 'The sun was warm', true)
+  expect(router.reputation.get(streamer.peerId).banned, 'the streamer is banned')
+  expect(
+    sv.verdict === 'verified' && sv.provider === providerA.peerId && sv.attempts === 2,
+    'client got a verified answer from provider A on the retry',
+  )
+  const honestText = (
+    await ask({ router: router.url!, model: 'stories260K', prompt: 'The sun was warm', maxTokens: 48 })
+  ).text
+  expect(sv.text === honestText, "the client read only verified text: none of the streamer's tokens")
+  rows.push({
+    step: '   ↳ streamer',
+    model: 'stories260K',
+    provider: streamer.peerId.slice(-8),
+    verdict: `banned (${router.reputation.events(streamer.peerId)[0]?.event})`,
+    audited: '-',
+    streamed: 'none read',
+    attempts: '-',
+    ms: '-',
+  })
 } catch (error) {
   failed = true
   console.error('demo failed:', error)
@@ -207,7 +247,16 @@ try {
   rmSync(work, { recursive: true, force: true })
 }
 
-const cols: Array<keyof Row> = ['step', 'model', 'provider', 'verdict', 'audited', 'attempts', 'ms']
+const cols: Array<keyof Row> = [
+  'step',
+  'model',
+  'provider',
+  'verdict',
+  'audited',
+  'streamed',
+  'attempts',
+  'ms',
+]
 const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)))
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |`
 console.log(`\n${line(cols)}\n${line(width.map((w) => '-'.repeat(w)))}`)

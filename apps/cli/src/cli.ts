@@ -15,7 +15,8 @@ Options:
   --max-tokens <n>        default 64
   --temperature <t>       default 0 (greedy)
   --seed <n>              sampling seed (default 0)
-  --stream                print tokens as they arrive
+  --stream                print text as it arrives: a chunk behind the router's re-execution
+  --live                  with --stream: as the provider sends it, unverified until the end
   --json                  print the whole answer and receipt as JSON
   -h, --help              this help
 `
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
         temperature: { type: 'string' },
         seed: { type: 'string' },
         stream: { type: 'boolean' },
+        live: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -71,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       temperature: number('temperature', 0),
       seed: number('seed', 0),
       stream,
+      ...(values.live === true && { streamMode: 'live' as const }),
       ...(stream && { onText: (t: string) => process.stdout.write(t) }),
     })
     if (values.json) {
@@ -86,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
         model_hash?: string
         audited_steps?: number
         attempts?: number
+        streaming?: string
+        token_check?: { steps: number; mismatches: number; verdict: string }
         timings_ms?: Record<string, number>
       }
       const timings = Object.entries(r.timings_ms ?? {})
@@ -94,6 +99,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         `\n\n— receipt ${r.receipt_id}\n  verdict:   ${r.verdict}${r.reason ? ` (${r.reason})` : ''} [${r.verification}]\n` +
           `  provider:  ${r.provider}\n  model:     ${r.model_hash}\n  audited:   ${r.audited_steps} steps\n` +
+          `  streamed:  ${r.streaming ?? 'none'}\n` +
+          (r.token_check
+            ? `  tokens:    ${r.token_check.steps} checked, ${r.token_check.mismatches} not the sampler's pick (${r.token_check.verdict})\n`
+            : '') +
           `  attempts:  ${r.attempts}\n  timings:   ${timings}\n`,
       )
     }

@@ -10,6 +10,11 @@ export interface AskOptions {
   readonly temperature?: number
   readonly seed?: number
   readonly stream?: boolean
+  /**
+   * With `stream`: `verified` (default) gets text a chunk behind the router's re-execution of the tokens;
+   * `live` as the provider sends them, unverified until the end (the receipt says so).
+   */
+  readonly streamMode?: 'verified' | 'live'
   /** Called with each text delta when streaming. */
   readonly onText?: (text: string) => void
   readonly signal?: AbortSignal
@@ -66,6 +71,7 @@ export async function ask(o: AskOptions): Promise<Answer> {
     temperature: o.temperature ?? 0,
     seed: o.seed ?? 0,
     stream: o.stream === true,
+    ...(o.streamMode && { stream_mode: o.streamMode }),
     verification: o.verification ?? 'merkle',
   }
   let res: Response

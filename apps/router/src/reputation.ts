@@ -146,6 +146,21 @@ export class ReputationBook {
     return this.get(peerId)
   }
 
+  /**
+   * Lifts a ban (an operator's decision, e.g. after a false accusation was shown): the identity keeps its
+   * score and history, and the pardon is recorded as an event with its reason.
+   */
+  pardon(peerId: string, reason: string): ProviderReputation {
+    const now = this.#now()
+    this.#db.prepare('UPDATE reputation SET banned = 0, ban_reason = NULL WHERE peer_id = ?').run(peerId)
+    this.#db
+      .prepare(
+        'INSERT INTO reputation_events (peer_id, event, weight, job_id, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(peerId, 'pardon', 0, null, reason, now)
+    return this.get(peerId)
+  }
+
   /** Every provider the book knows, best score first. */
   list(): ProviderReputation[] {
     const rows = this.#db.prepare('SELECT peer_id FROM reputation').all() as Array<{ peer_id: string }>

@@ -59,7 +59,7 @@ import { Metrics } from './metrics.js'
 import { ProviderTable } from './provider-table.js'
 import { ReceiptStore } from './receipts.js'
 import { type ReputationBook as Book, ReputationBook } from './reputation.js'
-import { type Candidate, pickProvider } from './selection.js'
+import { type Candidate, pickWithExploration } from './selection.js'
 import { loadOrCreateVrfKey } from './vrf-key.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -117,6 +117,11 @@ export interface RouterOptions {
    * more replay calls). @default 16
    */
   streamCheckTokens?: number
+  /**
+   * Share of traffic for identities on probation when trusted providers are available too (fair
+   * probation: an honest newcomer leaves it in bounded time, Sybils together stay capped). @default 0.1
+   */
+  newcomerShare?: number
 }
 
 export interface Router extends AsyncDisposable {
@@ -691,7 +696,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         await refresh(2_000)
         eligible = candidatesFor(model.hash, req, tried)
       }
-      const chosen = pickProvider(eligible)
+      const chosen = pickWithExploration(eligible, options.newcomerShare ?? 0.1)
       if (chosen === undefined) break
       tried.add(chosen.peerId)
       try {
@@ -737,8 +742,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     hash: Uint8Array,
     req: CompletionRequest,
     tried: Set<string>,
-  ): Array<Candidate & { publicKey: Uint8Array }> {
-    const out: Array<Candidate & { publicKey: Uint8Array }> = []
+  ): Array<Candidate & { publicKey: Uint8Array; onProbation: boolean }> {
+    const out: Array<Candidate & { publicKey: Uint8Array; onProbation: boolean }> = []
     for (const { provider, offer } of providers.serving(hash)) {
       if (tried.has(provider.peerId)) continue
       const rep = reputation.get(provider.peerId)
@@ -761,6 +766,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         score,
         load,
         latencyMs: provider.latencyMs,
+        onProbation: rep.onProbation,
       })
     }
     return out

@@ -37,3 +37,23 @@ export function pickProvider<C extends Candidate>(
   const b = candidates[j]!
   return selectionScore(a) >= selectionScore(b) ? a : b
 }
+
+/**
+ * Fair probation: picks among newcomers (identities on probation) with probability `share` when there
+ * are both newcomers and trusted providers, else among the trusted ones; within the group chosen,
+ * {@link pickProvider}. An honest newcomer so leaves probation in bounded time (it gets about `share` /
+ * newcomers of the traffic however good the trusted providers are), and any number of Sybil identities
+ * together stay capped at `share`.
+ *
+ * @param share - traffic for newcomers, in [0, 1]. @default 0.1
+ */
+export function pickWithExploration<C extends Candidate & { readonly onProbation: boolean }>(
+  candidates: readonly C[],
+  share = 0.1,
+  random: () => number = Math.random,
+): C | undefined {
+  const newcomers = candidates.filter((c) => c.onProbation)
+  const trusted = candidates.filter((c) => !c.onProbation)
+  if (newcomers.length === 0 || trusted.length === 0) return pickProvider(candidates, random)
+  return pickProvider(random() < share ? newcomers : trusted, random)
+}

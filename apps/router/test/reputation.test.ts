@@ -1,6 +1,6 @@
 import { DatabaseSync } from 'node:sqlite'
 import { describe, expect, it } from 'vitest'
-import { pickProvider, ReputationBook, selectionScore } from '../src/index.js'
+import { pickProvider, pickWithExploration, ReputationBook, selectionScore } from '../src/index.js'
 
 describe('reputation', () => {
   it('starts new identities at the prior, on probation, and lets them out after N clean jobs', () => {
@@ -25,6 +25,14 @@ describe('reputation', () => {
     expect(after.score).toBeLessThan(afterTimeout.score)
     book.record('b', 'fraud')
     expect(book.get('b').banned).toBe(true)
+  })
+
+  it('lifts a ban on an operator’s pardon, keeping the score and recording why', () => {
+    const book = new ReputationBook(new DatabaseSync(':memory:'))
+    book.record('a', 'failed_audit', { reason: 'x' })
+    const banned = book.get('a')
+    expect(book.pardon('a', 'false accusation shown')).toMatchObject({ banned: false, score: banned.score })
+    expect(book.events('a')[0]).toMatchObject({ event: 'pardon', reason: 'false accusation shown' })
   })
 
   it('decays evidence with the half-life but never a ban', () => {
@@ -83,5 +91,30 @@ describe('selection', () => {
     const pair = [c('good', 0.9, 0, 50), c('bad', 0.2, 0.9, 900)]
     for (let i = 0; i < 50; i++) expect(pickProvider(pair, random)!.peerId).toBe('good')
     expect(pickProvider([])).toBeUndefined()
+  })
+
+  it('gives newcomers a bounded share beside a trusted provider (fair probation, Sybils capped)', () => {
+    let seed = 7
+    const random = () => {
+      seed = (seed * 16807) % 2147483647
+      return seed / 2147483647
+    }
+    const trusted = { ...c('trusted', 0.97, 0, 50), onProbation: false }
+    const one = [trusted, { ...c('new', 0.6, 0, 200), onProbation: true }]
+    let toNew = 0
+    for (let i = 0; i < 4000; i++) if (pickWithExploration(one, 0.1, random)!.peerId === 'new') toNew++
+    // A measured score would always beat the newcomer's: now it gets its share, no more.
+    expect(toNew / 4000).toBeGreaterThan(0.08)
+    expect(toNew / 4000).toBeLessThan(0.12)
+    const sybils = [
+      trusted,
+      ...Array.from({ length: 50 }, (_, i) => ({ ...c(`s${i}`, 0.9, 0, 10), onProbation: true })),
+    ]
+    let toSybils = 0
+    for (let i = 0; i < 4000; i++)
+      if (pickWithExploration(sybils, 0.1, random)!.peerId !== 'trusted') toSybils++
+    expect(toSybils / 4000).toBeLessThan(0.12)
+    // Only newcomers: they get everything (the network must start somewhere).
+    expect(pickWithExploration(one.slice(1), 0.1, random)!.peerId).toBe('new')
   })
 })

@@ -1,0 +1,177 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { createProvider, type DishonestBehaviour, type Provider } from '@infraxa/provider'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CompletionRequest } from '../src/http.js'
+import { createRouter, type Router } from '../src/index.js'
+import { nearTieForgery, randomTokenForgery } from './support/forgeries.js'
+import { noisyStories, storiesPath, tempDir } from './support/index.js'
+
+/**
+ * Cheating providers built from the real provider app (test doubles, one behaviour each) against the
+ * real router, measured: per attack and release mode, how many jobs' answers differed from the honest
+ * model's and how many of those the router caught (and banned). After each caught job the ban is
+ * pardoned, so the same identity keeps serving the next job. `INFRAXA_ATTACK_JOBS` sets the jobs per row
+ * (`pnpm test:attacks` runs 200; `pnpm test` a reduced 16).
+ */
+const JOBS = Number(process.env.INFRAXA_ATTACK_JOBS ?? 16)
+const TOKENS = 32
+
+interface Row {
+  attack: string
+  release: string
+  jobs: number
+  differed: number
+  caught: number
+  falseAccusations: number
+}
+
+/** Wilson score interval (95%) of k successes in n trials, in percent. */
+function wilson(k: number, n: number): string {
+  if (n === 0) return '—'
+  const z = 1.96
+  const p = k / n
+  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n)
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n)
+  return `${(100 * Math.max(0, centre - half)).toFixed(1)}–${(100 * Math.min(1, centre + half)).toFixed(1)}`
+}
+
+describe('attack suite: token and weight cheats, measured', () => {
+  const dir = tempDir('token-attacks')
+  const stopped: Array<{ stop(): Promise<void> }> = []
+  const rows: Row[] = []
+  const reference = new Map<string, string>()
+  const prompts = Array.from(
+    { length: JOBS },
+    (_, i) => `${['Once', 'Tom', 'The cat', 'Lily', 'One day'][i % 5]} ${i}`,
+  )
+  const request = (content: string, stream: boolean): CompletionRequest => ({
+    model: 'stories260K',
+    messages: [{ role: 'user', content }],
+    maxTokens: TOKENS,
+    temperature: 0,
+    seed: 0n,
+    stop: [],
+    verification: 'merkle',
+    stream,
+    streamMode: 'verified',
+  })
+
+  async function pair(name: string, model: string, dishonest?: DishonestBehaviour) {
+    const provider: Provider = await createProvider({
+      models: [{ path: model, name: 'stories260K' }],
+      dataDir: join(dir, `${name}-p`),
+      threads: 1,
+      ...(dishonest && { dishonest }),
+    })
+    stopped.push(provider)
+    const router: Router = await createRouter({
+      dataDir: join(dir, `${name}-r`),
+      http: false,
+      bootstrap: provider.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+      probationJobs: 0,
+      maxAttempts: 1,
+    })
+    stopped.push(router)
+    return { provider, router }
+  }
+
+  async function measure(attack: string, model: string, dishonest?: DishonestBehaviour): Promise<Row[]> {
+    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, dishonest)
+    const out: Row[] = []
+    for (const release of ['held', 'verified'] as const) {
+      const row: Row = { attack, release, jobs: 0, differed: 0, caught: 0, falseAccusations: 0 }
+      for (const content of prompts) {
+        let text = ''
+        let failed = false
+        try {
+          const result = await router.api.complete(
+            request(content, release === 'verified'),
+            release === 'verified' ? () => {} : undefined,
+            new AbortController().signal,
+          )
+          text = result.text
+        } catch {
+          failed = true
+        }
+        row.jobs++
+        const differs = text !== reference.get(content)
+        if (differs || failed) row.differed++
+        if (failed && (differs || dishonest !== undefined || model !== storiesPath())) row.caught++
+        if (failed && dishonest === undefined && model === storiesPath()) row.falseAccusations++
+        if (router.reputation.get(provider.peerId).banned)
+          router.reputation.pardon(provider.peerId, 'attack drill')
+      }
+      out.push(row)
+    }
+    rows.push(...out)
+    return out
+  }
+
+  beforeAll(async () => {
+    const { router } = await pair('reference', storiesPath())
+    for (const content of prompts) {
+      reference.set(
+        content,
+        (await router.api.complete(request(content, false), undefined, new AbortController().signal)).text,
+      )
+    }
+  })
+  afterAll(async () => {
+    for (const s of stopped.reverse()) await s.stop().catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+    console.log(`\nattack suite, stories260K (F32), greedy, ${TOKENS}-token jobs, ${JOBS} per row`)
+    console.log(
+      '| attack | release | jobs | answer differed | caught | caught % of differed (95% CI) | false accusations |',
+    )
+    console.log('| --- | --- | --- | --- | --- | --- | --- |')
+    for (const r of rows) {
+      const pct =
+        r.differed === 0
+          ? '—'
+          : `${((100 * r.caught) / r.differed).toFixed(1)} (${wilson(r.caught, r.differed)})`
+      console.log(
+        `| ${r.attack} | ${r.release} | ${r.jobs} | ${r.differed} | ${r.caught} | ${pct} | ${r.falseAccusations} |`,
+      )
+    }
+  })
+
+  it('honest control: no false accusation', async () => {
+    for (const row of await measure('honest control', storiesPath())) {
+      expect(row.falseAccusations).toBe(0)
+      expect(row.differed).toBe(0)
+    }
+  })
+
+  it('random token forgery on 20% of steps: caught in nearly every job it changed', async () => {
+    for (const row of await measure('random forgery f=0.2', storiesPath(), {
+      forgeStep: randomTokenForgery({ fraction: 0.2 }),
+    })) {
+      expect(row.differed).toBeGreaterThan(JOBS / 2)
+      expect(row.caught / row.differed).toBeGreaterThanOrEqual(row.release === 'verified' ? 0.9 : 0.6)
+    }
+  })
+
+  it('random token forgery on 5% of steps: verified streaming checks every token', async () => {
+    const [held, verified] = await measure('random forgery f=0.05', storiesPath(), {
+      forgeStep: randomTokenForgery({ fraction: 0.05 }),
+    })
+    expect(verified!.caught).toBeGreaterThanOrEqual(held!.caught)
+  })
+
+  it('near-tie ("stealth") forgery at f = 1, logits nudged to fit: measured', async () => {
+    const rowsOut = await measure('near-tie forgery f=1 (gap 0.2)', storiesPath(), {
+      forgeStep: nearTieForgery({ gap: 0.2 }),
+    })
+    for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+  })
+
+  it('a look-alike model (stories260K weights + noise): measured at two noise levels', async () => {
+    for (const noise of [0.01, 0.003]) {
+      const rowsOut = await measure(`weights + noise ${noise}`, await noisyStories(dir, noise))
+      for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+    }
+  })
+})
