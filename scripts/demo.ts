@@ -36,6 +36,15 @@ async function storiesModel(): Promise<{ source: { path: string } | { uri: strin
   }
 }
 
+/** What a provider advertises about a model file (the cheater copies stories260K's). */
+async function summaryOf(source: { path: string } | { uri: string }) {
+  const model = await loadModel({ ...source, threads: 1 })
+  const { architecture, quantization, parameterCount } = model.summary
+  const summary = { architecture, quantization, parameterCount, vocabSize: model.vocabSize }
+  await model.dispose()
+  return summary
+}
+
 interface Row {
   step: string
   model: string
@@ -179,7 +188,8 @@ try {
     dataDir: join(work, 'cheater'),
     threads: 1,
     bootstrap: providerA.node.multiaddrs.map(String),
-    dishonest: { claimModelHash: providerA.models[0]!.hash },
+    // It lies in full: stories260K's hash and the record of stories260K's file.
+    dishonest: { claimModelHash: providerA.models[0]!.hash, claimSummary: await summaryOf(stories.source) },
   })
   nodes.push(cheater)
   await router.node.libp2p.dial(cheater.node.multiaddrs[0]!)

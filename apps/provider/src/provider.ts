@@ -100,6 +100,8 @@ export interface ProviderOptions {
 export interface DishonestBehaviour {
   /** Serve the models under this hash instead of their own (model substitution). */
   claimModelHash?: Uint8Array
+  /** Advertise this metadata instead of the model's own (a substitution that also lies about its file). */
+  claimSummary?: { architecture: string; quantization: string; parameterCount: number; vocabSize: number }
   /**
    * Replace the token chosen at step t (committed as if honest); with `topK`, commit that distribution
    * at the step too (logits forged to fit the token). Return undefined to stay honest at this step.
@@ -228,11 +230,13 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       models: served.map((m) => ({
         modelHash: m.hash,
         name: m.name,
-        architecture: m.engine.summary.architecture,
-        quantization: m.engine.summary.quantization,
-        parameterCount: BigInt(m.engine.summary.parameterCount),
+        architecture: options.dishonest?.claimSummary?.architecture ?? m.engine.summary.architecture,
+        quantization: options.dishonest?.claimSummary?.quantization ?? m.engine.summary.quantization,
+        parameterCount: BigInt(
+          options.dishonest?.claimSummary?.parameterCount ?? m.engine.summary.parameterCount,
+        ),
         contextLength: m.engine.contextSize,
-        vocabSize: m.engine.vocabSize,
+        vocabSize: options.dishonest?.claimSummary?.vocabSize ?? m.engine.vocabSize,
         engine: { ...m.engine.engineInfo },
         maxConcurrentJobs: limits.maxConcurrentJobs,
         activeJobs: m.active,

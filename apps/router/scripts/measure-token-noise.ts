@@ -4,17 +4,79 @@
  * each token scored with `scoreToken`. Prints, per model type: tokens, mismatches (margin > 0), their
  * rate with a 95% upper bound, and the margin quantiles. Feeds TOKEN_NOISE in @infraxa/engine.
  *
- *   node apps/router/scripts/measure-token-noise.ts [jobs per config, default 60] [tokens, default 64]
+ * With `--cross-build`, the same answers are also replayed by other llama.cpp CPU builds of the same release
+ * (haswell, x64: each in a child process with only that build, as engine calibration does).
+ *
+ *   node apps/router/scripts/measure-token-noise.ts [jobs per config, default 60] [tokens, default 64] [--cross-build]
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { text } from 'node:stream/consumers'
+import { fileURLToPath } from 'node:url'
 import { loadModel, toleranceForQuantization, writeTestModel } from '@infraxa/engine'
 import { scoreToken, TOKEN_CHECK_EXTRA } from '@infraxa/proofs/audit'
 import { createSampler } from '@infraxa/proofs/sampling'
 
-const jobs = Number(process.argv[2] ?? 60)
-const tokens = Number(process.argv[3] ?? 64)
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
+const crossBuild = process.argv.includes('--cross-build')
+const jobs = Number(args[0] ?? 60)
+const tokens = Number(args[1] ?? 64)
+const engineScripts = resolve(import.meta.dirname, '../../../packages/engine/scripts')
+const { prepareCpuVariantSandbox } = (await import(join(engineScripts, 'cpu-variants/sandbox.ts'))) as {
+  prepareCpuVariantSandbox(variant: string, dir: string): Promise<string>
+}
+
+/** Replays whole answers with another CPU build of llama.cpp, in a child process (engine calibration's worker). */
+async function replayWithBuild(
+  variant: string,
+  path: string,
+  replays: Array<{ promptTokens: number[]; outputTokens: number[] }>,
+): Promise<{ build: string; distributions: Array<Array<Array<{ id: number; logprob: number }>>> }> {
+  const entry = await prepareCpuVariantSandbox(variant, join(work, 'sandboxes'))
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      fileURLToPath(new URL('cpu-variants/register-redirect.mjs', `file://${engineScripts}/`)),
+      join(engineScripts, 'cpu-variants/replay-worker.ts'),
+    ],
+    {
+      cwd: resolve(engineScripts, '..'),
+      env: { ...process.env, INFRAXA_NODE_LLAMA_CPP_ENTRY: entry },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
+  child.stdin.end(
+    JSON.stringify({
+      path,
+      threads: 2,
+      contextSize: 512,
+      topK: K + TOKEN_CHECK_EXTRA,
+      replays: replays.map(({ promptTokens, outputTokens }) => ({ promptTokens, outputTokens })),
+    }),
+  )
+  const [output, [code]] = await Promise.all([text(child.stdout), once(child, 'exit')])
+  if (code !== 0) throw new Error(`replay worker for CPU build ${variant} exited with ${code}`)
+  return JSON.parse(output)
+}
+
+function report(label: string, margins: number[], mismatches: number, what: string, drift: number): void {
+  margins.sort((a, b) => a - b)
+  const q = (p: number) => margins[Math.min(margins.length - 1, Math.floor(p * margins.length))]!
+  const rate = mismatches / margins.length
+  // Upper 95% bound (exact for 0 events: 3/n rule; else normal approximation on the rate).
+  const upper =
+    mismatches === 0 ? 3 / margins.length : rate + 1.96 * Math.sqrt((rate * (1 - rate)) / margins.length)
+  const large = margins.filter((m) => m > 0.01).length
+  console.log(
+    `${label}: ${margins.length} scored tokens (${what}), ${mismatches} mismatches, rate ${rate.toExponential(2)} (95% ≤ ${upper.toExponential(2)}), ${large} with margin > 0.01, margin p99 ${q(0.99).toFixed(5)} p99.9 ${q(0.999).toFixed(5)} max ${margins.at(-1)!.toFixed(5)} (drift bound ${2 * drift})`,
+  )
+}
 const K = 8
 const work = mkdtempSync(join(tmpdir(), 'infraxa-noise-'))
 const stories =
@@ -49,6 +111,11 @@ for (const [label, path, quantization] of [
   const drift = toleranceForQuantization(quantization).maxLogprobDelta
   const margins: number[] = []
   let mismatches = 0
+  const answers: Array<{
+    promptTokens: number[]
+    outputTokens: number[]
+    sampling: { temperature: number; seed: bigint }
+  }> = []
   for (let j = 0; j < jobs; j++) {
     const sampling = { temperature: j % 3 === 0 ? 0 : [0.7, 1, 1.3][j % 3]!, seed: BigInt(j * 7919) }
     const result = await provider.generate({
@@ -58,6 +125,7 @@ for (const [label, path, quantization] of [
       choose: createSampler(sampling),
     }).result
     const n = result.outputTokens.length
+    answers.push({ promptTokens: result.promptTokens, outputTokens: result.outputTokens, sampling })
     const whole = await verifier.replay({
       ...result,
       positions: Array.from({ length: n }, (_, t) => t),
@@ -93,13 +161,32 @@ for (const [label, path, quantization] of [
   }
   await provider.dispose()
   await verifier.dispose()
-  margins.sort((a, b) => a - b)
-  const q = (p: number) => margins[Math.min(margins.length - 1, Math.floor(p * margins.length))]!
-  const rate = mismatches / margins.length
-  // Upper 95% bound (exact for 0 events: 3/n rule; else normal approximation on the rate).
-  const upper =
-    mismatches === 0 ? 3 / margins.length : rate + 1.96 * Math.sqrt((rate * (1 - rate)) / margins.length)
-  console.log(
-    `${label}: ${margins.length} scored tokens (${jobs} jobs × whole + chunked replay), ${mismatches} mismatches, rate ${rate.toExponential(2)} (95% ≤ ${upper.toExponential(2)}), margin p99 ${q(0.99).toFixed(5)} p99.9 ${q(0.999).toFixed(5)} max ${margins.at(-1)!.toFixed(5)} (drift bound ${2 * drift})`,
-  )
+  report(label, margins, mismatches, `${jobs} jobs × whole + chunked replay, threads 1 → 2`, drift)
+  if (!crossBuild) continue
+  for (const variant of ['haswell', 'x64']) {
+    const { build, distributions } = await replayWithBuild(variant, path, answers)
+    const crossMargins: number[] = []
+    let crossMismatches = 0
+    answers.forEach((answer, j) => {
+      answer.outputTokens.forEach((token, t) => {
+        const s = scoreToken({
+          step: t,
+          token,
+          distribution: distributions[j]![t]!,
+          k: K,
+          sampling: answer.sampling,
+          drift: 1,
+        })
+        crossMargins.push(s.margin)
+        if (s.margin > 0) crossMismatches++
+      })
+    })
+    report(
+      `${label} replayed by ${build}`,
+      crossMargins,
+      crossMismatches,
+      `${jobs} jobs, whole replay`,
+      drift,
+    )
+  }
 }

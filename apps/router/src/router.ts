@@ -342,6 +342,21 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
   }
 
+  /** Whether a capability offer describes the router's own copy of the model (when it has one). */
+  function offerMatchesCopy(
+    hash: Uint8Array,
+    offer: { architecture: string; quantization: string; parameterCount: bigint; vocabSize: number },
+  ): boolean {
+    const mine = verifyModels.find((m) => bytesEqual(m.hash, hash))?.engine
+    if (mine === undefined) return true
+    return (
+      offer.architecture === mine.summary.architecture &&
+      offer.quantization === mine.summary.quantization &&
+      offer.parameterCount === BigInt(mine.summary.parameterCount) &&
+      offer.vocabSize === mine.vocabSize
+    )
+  }
+
   function executorFor(hash: Uint8Array): Executor | undefined {
     return verifyModels.find((m) => bytesEqual(m.hash, hash))?.engine
   }
@@ -755,6 +770,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       if (!ProviderTable.keyMatches(provider.peerId, provider.publicKey)) continue
       if (!options.allowOtherBuilds && executorFor(hash) !== undefined && !sameEngine(hash, offer.engine))
         continue
+      // The file behind a hash has one architecture, weight type and size: an offer that says otherwise
+      // is not for the model the router verifies with.
+      if (!offerMatchesCopy(hash, offer)) continue
       const load =
         offer.maxConcurrentJobs > 0 ? offer.activeJobs / offer.maxConcurrentJobs : cap.loadPermille / 1000
       // Optimism for identities never tried: new providers get traffic (all of it audited on probation, and

@@ -15,7 +15,7 @@ import {
 import { createProvider, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { chat, generatedModel, noisyStories, storiesPath, tempDir } from './support/index.js'
+import { chat, generatedModel, noisyStories, storiesPath, summaryOf, tempDir } from './support/index.js'
 
 const ask = (router: Router, content: string, max_tokens = 16) =>
   chat(router.url!, { model: 'stories260K', messages: [{ role: 'user', content }], max_tokens })
@@ -41,13 +41,34 @@ describe('attacks and failures: substitution, restarts, dead providers', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  const startCheater = (name: string) =>
+  // A cheater that lies about its file in full: stories260K's hash and its metadata.
+  const startCheater = async (name: string, lieAboutMetadata = true) =>
     createProvider({
       models: [{ path: cheaperModel, name: 'stories260K' }],
       dataDir: join(dir, name),
       threads: 1,
-      dishonest: { claimModelHash: honest.models[0]!.hash },
+      dishonest: {
+        claimModelHash: honest.models[0]!.hash,
+        ...(lieAboutMetadata && { claimSummary: await summaryOf(storiesPath()) }),
+      },
     })
+
+  it('a provider whose record does not describe the model it claims is never selected', async () => {
+    const cheater = await startCheater('cheater-naive', false)
+    stopped.push(cheater)
+    const router = await createRouter({
+      dataDir: join(dir, 'router-naive'),
+      http: '127.0.0.1:0',
+      bootstrap: cheater.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+    })
+    stopped.push(router)
+    const { status, json } = await ask(router, 'Once upon a time')
+    expect(status).toBe(503)
+    expect(json.error.details ?? json.error.message).toMatch(/no eligible provider/)
+    expect(cheater.jobsServed).toBe(0)
+  })
 
   it('a substituted model is caught on its first audited job, banned, and nobody is left to answer', async () => {
     const cheater = await startCheater('cheater-alone')

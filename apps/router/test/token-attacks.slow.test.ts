@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { perturbModelWeights } from '@infraxa/engine'
 import { createProvider, type DishonestBehaviour, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CompletionRequest } from '../src/http.js'
@@ -78,14 +79,18 @@ describe('attack suite: token and weight cheats, measured', () => {
     return { provider, router }
   }
 
+  let storiesHash: Uint8Array
   async function measure(attack: string, model: string, dishonest?: DishonestBehaviour): Promise<Row[]> {
-    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, dishonest)
+    // Another file is served under stories260K's hash: what a cheater with a look-alike model does.
+    const claim = model === storiesPath() ? dishonest : { ...dishonest, claimModelHash: storiesHash }
+    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, claim)
     const out: Row[] = []
     for (const release of ['held', 'verified'] as const) {
       const row: Row = { attack, release, jobs: 0, differed: 0, caught: 0, falseAccusations: 0 }
       for (const content of prompts) {
         let text = ''
         let failed = false
+        let caught = false
         try {
           const result = await router.api.complete(
             request(content, release === 'verified'),
@@ -93,14 +98,20 @@ describe('attack suite: token and weight cheats, measured', () => {
             new AbortController().signal,
           )
           text = result.text
-        } catch {
+        } catch (error) {
           failed = true
+          // Caught: refused by verification, and the provider banned for it (not a transport failure).
+          caught = /failed verification/.test(
+            String((error as Error).message) + String((error as { details?: string }).details),
+          )
         }
+        caught &&= router.reputation.get(provider.peerId).banned
+        if (failed && !caught) throw new Error(`${attack}: a job failed without a verdict`)
         row.jobs++
-        const differs = text !== reference.get(content)
-        if (differs || failed) row.differed++
-        if (failed && (differs || dishonest !== undefined || model !== storiesPath())) row.caught++
-        if (failed && dishonest === undefined && model === storiesPath()) row.falseAccusations++
+        // The answer differed from the claimed model's (a caught job's answer never reached the client).
+        if (caught || text !== reference.get(content)) row.differed++
+        if (caught) row.caught++
+        if (caught && claim === undefined) row.falseAccusations++
         if (router.reputation.get(provider.peerId).banned)
           router.reputation.pardon(provider.peerId, 'attack drill')
       }
@@ -111,7 +122,8 @@ describe('attack suite: token and weight cheats, measured', () => {
   }
 
   beforeAll(async () => {
-    const { router } = await pair('reference', storiesPath())
+    const { router, provider } = await pair('reference', storiesPath())
+    storiesHash = provider.models[0]!.hash
     for (const content of prompts) {
       reference.set(
         content,
@@ -168,10 +180,23 @@ describe('attack suite: token and weight cheats, measured', () => {
     for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
   })
 
-  it('a look-alike model (stories260K weights + noise): measured at two noise levels', async () => {
-    for (const noise of [0.01, 0.003]) {
+  it('a look-alike model (stories260K weights + noise): measured at three noise levels', async () => {
+    for (const noise of [0.01, 0.003, 0.001]) {
       const rowsOut = await measure(`weights + noise ${noise}`, await noisyStories(dir, noise))
       for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
     }
+    const [held] = rows.filter((r) => r.attack === 'weights + noise 0.01')
+    expect(held!.caught).toBe(held!.differed)
+  })
+
+  it('a precision swap (F32 weights as F16, Q8_0 or Q4_0 would hold them) served as the F32 model: measured', async () => {
+    for (const roundTo of ['f16', 'q8_0', 'q4_0'] as const) {
+      const path = join(dir, `stories-as-${roundTo}.gguf`)
+      await perturbModelWeights({ from: storiesPath(), to: path, roundTo })
+      const rowsOut = await measure(`F32 → ${roundTo.toUpperCase()} weights`, path)
+      for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+    }
+    const q4 = rows.filter((r) => r.attack === 'F32 → Q4_0 weights')
+    for (const row of q4) expect(row.caught).toBe(row.differed)
   })
 })

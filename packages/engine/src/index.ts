@@ -31,7 +31,7 @@ export type { DownloadOptions, LoadProgress } from './model-source.js'
 export { PINNED_NUMERIC_SETTINGS } from './numeric-settings.js'
 export { type ChatMessage, plainPromptText } from './prompt-template.js'
 export type { ReplayRequest } from './replay-positions.js'
-export { perturbModelWeights } from './test-model/perturb-weights.js'
+export { perturbModelWeights, type WeightChange } from './test-model/perturb-weights.js'
 export {
   BENCH_TEST_MODEL_CONFIG,
   type TestModelConfig,

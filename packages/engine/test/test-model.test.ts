@@ -114,3 +114,47 @@ describe('test model building blocks', () => {
     expect(v.scores[260]).toBeLessThan(v.scores[259]!)
   })
 })
+
+describe('perturbModelWeights', () => {
+  it('changes only F32 weight matrices, deterministically, and rounds to cheaper types idempotently', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { perturbModelWeights, writeTestModel } = await import('../src/index.js')
+    const dir = await mkdtemp(join(tmpdir(), 'infraxa-perturb-'))
+    try {
+      const shape = { seed: 3, vocab: 288, dim: 32, layers: 1, ff: 64 } as const
+      const f32 = await writeTestModel({ path: join(dir, 'f32.gguf'), ...shape, type: 'f32' })
+      const q8 = await writeTestModel({ path: join(dir, 'q8.gguf'), ...shape, type: 'q8_0' })
+      const at = (name: string) => join(dir, name)
+      const a = await perturbModelWeights({ from: f32.path, to: at('a.gguf'), noise: 0.01, seed: 1 })
+      await perturbModelWeights({ from: f32.path, to: at('b.gguf'), noise: 0.01, seed: 1 })
+      await perturbModelWeights({ from: f32.path, to: at('c.gguf'), noise: 0.01, seed: 2 })
+      await perturbModelWeights({ from: f32.path, to: at('zero.gguf'), noise: 0, seed: 1 })
+      expect(a.tensorsChanged).toBeGreaterThan(3)
+      const original = await readFile(f32.path)
+      const bytes = await readFile(at('a.gguf'))
+      expect(bytes.length).toBe(original.length)
+      expect(bytes.equals(original)).toBe(false)
+      expect(bytes.equals(await readFile(at('b.gguf')))).toBe(true)
+      expect(bytes.equals(await readFile(at('c.gguf')))).toBe(false)
+      expect((await readFile(at('zero.gguf'))).equals(original)).toBe(true)
+      for (const roundTo of ['f16', 'q8_0', 'q4_0'] as const) {
+        await perturbModelWeights({ from: f32.path, to: at(`${roundTo}.gguf`), roundTo })
+        await perturbModelWeights({ from: at(`${roundTo}.gguf`), to: at(`${roundTo}-again.gguf`), roundTo })
+        const once = await readFile(at(`${roundTo}.gguf`))
+        expect(once.equals(original)).toBe(false)
+        expect(once.equals(await readFile(at(`${roundTo}-again.gguf`)))).toBe(true)
+      }
+      expect(
+        (await perturbModelWeights({ from: q8.path, to: at('q8-noise.gguf'), noise: 1, seed: 1 }))
+          .tensorsChanged,
+      ).toBe(0)
+      await expect(
+        perturbModelWeights({ from: f32.path, to: at('bad.gguf'), noise: -1, seed: 1 }),
+      ).rejects.toThrow(/noise must be/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

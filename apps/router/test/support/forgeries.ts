@@ -2,7 +2,7 @@ import type { DishonestBehaviour } from '@infraxa/provider'
 
 type ForgeStep = NonNullable<DishonestBehaviour['forgeStep']>
 
-/** Whether step t of a job is one a forgery with this fraction touches (deterministic per seed). */
+/** Whether step t of a job is one a forgery with this fraction touches (deterministic per seed and job). */
 function touches(fraction: number, seed: number, t: number): boolean {
   // A small integer hash (Murmur3 finaliser) of (seed, t) mapped to [0, 1).
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(t + 1, 0xc2b2ae35)
@@ -18,10 +18,13 @@ function touches(fraction: number, seed: number, t: number): boolean {
  * through ("stealth" near-tie forgery).
  */
 export function nearTieForgery({ gap = 0.2, fraction = 1, seed = 1 } = {}): ForgeStep {
+  let job = 0
   return (t, topK) => {
+    if (t === 0) job++
     const [first, second] = topK
     if (first === undefined || second === undefined) return undefined
-    if (first.logprob - second.logprob >= gap || !touches(fraction, seed, t)) return undefined
+    if (first.logprob - second.logprob >= gap || !touches(fraction, seed * 1_000_003 + job, t))
+      return undefined
     const middle = (first.logprob + second.logprob) / 2
     const forged = topK.map((e) =>
       e.id === second.id
@@ -40,8 +43,11 @@ export function nearTieForgery({ gap = 0.2, fraction = 1, seed = 1 } = {}): Forg
  * (honest distribution committed alongside), e.g. to shorten or steer an answer.
  */
 export function randomTokenForgery({ fraction, seed = 1 }: { fraction: number; seed?: number }): ForgeStep {
+  let job = 0
   return (t, topK, token) => {
-    if (!touches(fraction, seed, t)) return undefined
+    // Other steps in every job (a new job starts at step 0).
+    if (t === 0) job++
+    if (!touches(fraction, seed * 1_000_003 + job, t)) return undefined
     const others = topK.filter((e) => e.id !== token)
     const pick = others[(t * 7 + seed) % others.length]
     return pick === undefined ? undefined : { token: pick.id }

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { perturbModelWeights, writeTestModel } from '@infraxa/engine'
+import { loadModel, perturbModelWeights, writeTestModel } from '@infraxa/engine'
 
 /**
  * The real tiny model the app tests run: `INFRAXA_TEST_MODEL`, else `../shared/models/stories260K.gguf`
@@ -39,6 +39,17 @@ export async function noisyStories(dir: string, noise: number, seed = 1): Promis
   const path = join(dir, `stories-noise-${noise}-${seed}.gguf`)
   await perturbModelWeights({ from: storiesPath(), to: path, noise, seed })
   return path
+}
+
+/** What a provider advertises about a model file (for cheaters that copy another model's record). */
+export async function summaryOf(path: string) {
+  const model = await loadModel({ path, threads: 1 })
+  try {
+    const { architecture, quantization, parameterCount } = model.summary
+    return { architecture, quantization, parameterCount, vocabSize: model.vocabSize }
+  } finally {
+    await model.dispose()
+  }
 }
 
 export async function chat(

@@ -2,25 +2,77 @@ import { copyFile, open } from 'node:fs/promises'
 import { InvalidArgumentError } from '@infraxa/protocol'
 import { GgmlType } from 'node-llama-cpp'
 import { inspectGgufFile } from '../gguf-inspection.js'
+import { float16Bits, float16Value } from './float16.js'
+import { dequantizeQ8_0, quantizeQ8_0 } from './q8-0.js'
 import { SeededRandom } from './seeded-random.js'
 
 /**
- * Writes a copy of a GGUF model whose F32 weight matrices (tensors of 2+ dimensions) carry added noise
- * of `noise` × each tensor's standard deviation (uniform, deterministic from `seed`): the same
- * architecture, tokenizer and metadata, slightly different weights — the "cheaper model that looks the
- * same" of the attack suite. Other tensors (norms, quantised ones) are copied as they are.
+ * What is done to each F32 weight matrix: added noise, or rounding to what a cheaper weight type holds
+ * (`f16`; `q8_0` and `q4_0` per block of 32, as ggml's reference quantisers), stored back as F32.
+ */
+export type WeightChange = { noise: number; seed: number } | { roundTo: 'f16' | 'q8_0' | 'q4_0' }
+
+/** ggml's `quantize_row_q4_0_ref` then dequantisation: per block of 32, d = max / −8, q = round(x/d + 8.5) clamped to 0..15. */
+function roundQ4_0(values: Float32Array): void {
+  for (let start = 0; start + 32 <= values.length; start += 32) {
+    let amax = 0
+    let max = 0
+    for (let j = 0; j < 32; j++) {
+      const v = values[start + j]!
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v)
+        max = v
+      }
+    }
+    const d = Math.fround(max / -8)
+    const inverse = d ? Math.fround(1 / d) : 0
+    const stored = float16Value(float16Bits(d))
+    for (let j = 0; j < 32; j++) {
+      const q = Math.min(15, Math.trunc(Math.fround(Math.fround(values[start + j]! * inverse) + 8.5)))
+      values[start + j] = (q - 8) * stored
+    }
+  }
+}
+
+function changeWeights(weights: Float32Array, name: string, change: WeightChange): void {
+  if ('noise' in change) {
+    let sum = 0
+    let squares = 0
+    for (const w of weights) {
+      sum += w
+      squares += w * w
+    }
+    const count = weights.length
+    const std = Math.sqrt(Math.max(0, squares / count - (sum / count) ** 2))
+    const amplitude = Math.sqrt(3) * change.noise * std
+    const random = new SeededRandom(change.seed, `perturb/${name}`)
+    for (let i = 0; i < count; i++) weights[i] = weights[i]! + amplitude * random.nextSymmetric()
+  } else if (change.roundTo === 'f16') {
+    for (let i = 0; i < weights.length; i++) weights[i] = float16Value(float16Bits(weights[i]!))
+  } else if (change.roundTo === 'q8_0') {
+    const usable = weights.length - (weights.length % 32)
+    weights.set(dequantizeQ8_0(quantizeQ8_0(weights.subarray(0, usable))), 0)
+  } else {
+    roundQ4_0(weights)
+  }
+}
+
+/**
+ * Writes a copy of a GGUF model whose F32 weight matrices (tensors of 2+ dimensions) are changed: noise
+ * of `noise` × each tensor's standard deviation added (uniform, deterministic from `seed`), or rounded to
+ * what F16, Q8_0 or Q4_0 weights would hold. Same architecture, tokenizer and metadata, still "F32" in
+ * the header — the cheaper model that looks the same, a test double of the attack suite. (Rounded weights
+ * are a cheaper model's values; llama.cpp's quantised kernels would also round activations, so a real
+ * swap differs a little more.) Other tensors are copied as they are.
  *
  * @example
  * await perturbModelWeights({ from: 'stories260K.gguf', to: 'noisy.gguf', noise: 0.003, seed: 1 })
+ * await perturbModelWeights({ from: 'stories260K.gguf', to: 'as-q8.gguf', roundTo: 'q8_0' })
  */
-export async function perturbModelWeights(options: {
-  from: string
-  to: string
-  /** Noise amplitude relative to each tensor's standard deviation (uniform on ±√3·noise·std). */
-  noise: number
-  seed: number
-}): Promise<{ tensorsChanged: number; weightsChanged: number }> {
-  if (!(options.noise >= 0) || !Number.isFinite(options.noise))
+export async function perturbModelWeights(
+  options: { from: string; to: string } & WeightChange,
+): Promise<{ tensorsChanged: number; weightsChanged: number }> {
+  if ('noise' in options && (!(options.noise >= 0) || !Number.isFinite(options.noise)))
     throw new InvalidArgumentError(`noise must be a finite number ≥ 0, got ${options.noise}`)
   const { info } = await inspectGgufFile(options.from)
   await copyFile(options.from, options.to)
@@ -36,17 +88,7 @@ export async function perturbModelWeights(options: {
       const bytes = Buffer.alloc(count * 4)
       const at = dataStart + Number(tensor.offset)
       await file.read(bytes, 0, bytes.length, at)
-      const weights = new Float32Array(bytes.buffer, bytes.byteOffset, count)
-      let sum = 0
-      let squares = 0
-      for (const w of weights) {
-        sum += w
-        squares += w * w
-      }
-      const std = Math.sqrt(Math.max(0, squares / count - (sum / count) ** 2))
-      const amplitude = Math.sqrt(3) * options.noise * std
-      const random = new SeededRandom(options.seed, `perturb/${tensor.name}`)
-      for (let i = 0; i < count; i++) weights[i] = weights[i]! + amplitude * random.nextSymmetric()
+      changeWeights(new Float32Array(bytes.buffer, bytes.byteOffset, count), tensor.name, options)
       await file.write(bytes, 0, bytes.length, at)
       tensorsChanged++
       weightsChanged += count
