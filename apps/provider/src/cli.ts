@@ -13,6 +13,8 @@ Options:
   --bootstrap <multiaddr> bootstrap peer (repeatable; give several against eclipse attacks)
   --data-dir <dir>        node key and transcript store (default ./infraxa-provider)
   --threads <n>           CPU threads per model (default 2)
+  --parallel <n>          jobs decoded at once per model, batched in one context (default 4)
+  --max-queue <n>         jobs that may wait per model before requests get ERR_BUSY (default 32)
   --gpu <auto|cpu|cuda|vulkan|metal|N>  backend, or GPU index N (CUDA/Vulkan, via *_VISIBLE_DEVICES; default cpu)
   --stake <n>             stake advertised in the capability record (default 0)
   --mdns                  discover peers on the LAN
@@ -31,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
         bootstrap: { type: 'string', multiple: true },
         'data-dir': { type: 'string' },
         threads: { type: 'string' },
+        parallel: { type: 'string' },
+        'max-queue': { type: 'string' },
         gpu: { type: 'string' },
         stake: { type: 'string' },
         mdns: { type: 'boolean' },
@@ -55,6 +59,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('infraxa-provider: --threads must be a positive integer\n')
     return 2
   }
+  const parallel = Number(values.parallel ?? 4)
+  const maxQueue = Number(values['max-queue'] ?? 32)
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
+    process.stderr.write('infraxa-provider: --parallel must be an integer from 1 to 64\n')
+    return 2
+  }
+  if (!Number.isInteger(maxQueue) || maxQueue < 0) {
+    process.stderr.write('infraxa-provider: --max-queue must be a non-negative integer\n')
+    return 2
+  }
   let gpuFlag = (values.gpu as string | undefined) ?? 'cpu'
   if (/^\d+$/.test(gpuFlag)) {
     // llama.cpp picks devices through the driver's visibility list; a GPU build must be installed.
@@ -76,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(values.bootstrap !== undefined && { bootstrap: values.bootstrap as string[] }),
       mdns: values.mdns === true,
       threads,
+      limits: { maxConcurrentJobs: parallel, maxQueuedJobs: maxQueue },
       gpu: gpuFlag === 'cpu' ? false : (gpuFlag as 'auto'),
       stake: BigInt((values.stake as string | undefined) ?? 0),
       onProgress: (model, p) => {

@@ -23,10 +23,13 @@ export class DeadlineExceededError extends InfraxaError {
 
 /** Every generation slot of the model is busy. */
 export class BusyError extends InfraxaError {
-  constructor(active: number) {
-    super('ERR_BUSY', `all ${active} generation slots of this model are busy`, {
-      details: 'Retry later or elsewhere.',
+  /** When the provider expects a place to be free (sent to the router with the ERROR frame). */
+  readonly retryAfterMs: number
+  constructor(running: number, queued: number, retryAfterMs = 1_000) {
+    super('ERR_BUSY', `all ${running} sequences of this model are busy and ${queued} jobs wait`, {
+      details: `Retry after ${retryAfterMs} ms or elsewhere.`,
     })
+    this.retryAfterMs = retryAfterMs
   }
 }
 

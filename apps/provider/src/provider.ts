@@ -62,8 +62,13 @@ export interface ProviderLimits {
   maxOutputTokens?: number
   /** @default 16 */
   maxCommitTopK?: number
-  /** Concurrent generations per model (one llama.cpp context runs them in turn). @default 2 */
+  /**
+   * Jobs decoded at once per model: sequences of one llama.cpp context, batched into one decode
+   * (`--parallel`). @default 4
+   */
   maxConcurrentJobs?: number
+  /** Jobs that may wait for a sequence per model before a request is answered ERR_BUSY. @default 32 */
+  maxQueuedJobs?: number
   /** Most steps one audit may open. @default 64 */
   maxAuditSteps?: number
 }
@@ -158,7 +163,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     maxPromptTokens: options.limits?.maxPromptTokens ?? 2048,
     maxOutputTokens: options.limits?.maxOutputTokens ?? 512,
     maxCommitTopK: Math.min(options.limits?.maxCommitTopK ?? 16, MAX_COMMIT_TOP_K),
-    maxConcurrentJobs: options.limits?.maxConcurrentJobs ?? 2,
+    maxConcurrentJobs: options.limits?.maxConcurrentJobs ?? 4,
+    maxQueuedJobs: options.limits?.maxQueuedJobs ?? 32,
     maxAuditSteps: options.limits?.maxAuditSteps ?? 64,
   }
   mkdirSync(options.dataDir, { recursive: true })
@@ -179,6 +185,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
           ...('path' in source ? { path: source.path } : { uri: source.uri }),
           threads: options.threads ?? 2,
           gpu: options.gpu ?? false,
+          parallel: limits.maxConcurrentJobs,
           ...(options.onProgress && { onProgress: (p: LoadProgress) => options.onProgress!(label, p) }),
         })
       }
@@ -238,14 +245,17 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         contextLength: m.engine.contextSize,
         vocabSize: options.dishonest?.claimSummary?.vocabSize ?? m.engine.vocabSize,
         engine: { ...m.engine.engineInfo },
-        maxConcurrentJobs: limits.maxConcurrentJobs,
-        activeJobs: m.active,
+        maxConcurrentJobs: m.engine.parallel,
+        activeJobs: Math.min(m.active, m.engine.parallel),
+        queuedJobs: Math.max(0, m.active - m.engine.parallel),
+        maxQueuedJobs: limits.maxQueuedJobs,
       })),
       verificationModes: SUPPORTED_MODES,
       maxPromptTokens: limits.maxPromptTokens,
       maxOutputTokens: limits.maxOutputTokens,
       maxCommitTopK: limits.maxCommitTopK,
       stake: options.stake ?? 0n,
+      // Above 1000 when jobs queue.
       loadPermille: Math.round((1000 * active) / slots),
       issuedAtMs: BigInt(Date.now()),
       expiresAtMs: BigInt(Date.now() + 60_000),
@@ -302,7 +312,13 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         throw new LimitExceededError(`zk_snark needs commit_top_k = ${zkArtifacts().topK}`)
     }
     if (store.get(request.jobId) !== undefined) throw new DuplicateJobError()
-    if (model.active >= limits.maxConcurrentJobs) throw new BusyError(model.active)
+    // A burst waits in the engine's queue (in order, batched as sequences free up); only a full queue is busy.
+    const parallel = model.engine.parallel
+    if (model.active >= parallel + limits.maxQueuedJobs) {
+      const waiting = model.active - parallel
+      // About one job's time per round of the queue ahead.
+      throw new BusyError(parallel, waiting, Math.min(30_000, 500 * Math.ceil((waiting + 1) / parallel)))
+    }
 
     model.active++
     try {

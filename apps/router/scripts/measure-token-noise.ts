@@ -16,12 +16,14 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { text } from 'node:stream/consumers'
 import { fileURLToPath } from 'node:url'
-import { loadModel, toleranceForQuantization, writeTestModel } from '@infraxa/engine'
+import { distributionDistance, loadModel, toleranceForQuantization, writeTestModel } from '@infraxa/engine'
 import { scoreToken, TOKEN_CHECK_EXTRA } from '@infraxa/proofs/audit'
 import { createSampler } from '@infraxa/proofs/sampling'
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const crossBuild = process.argv.includes('--cross-build')
+// --batch=B: the provider decodes B answers at once (parallel sequences of one context, batched decode).
+const batch = Number(process.argv.find((a) => a.startsWith('--batch='))?.slice(8) ?? 1)
 const jobs = Number(args[0] ?? 60)
 const tokens = Number(args[1] ?? 64)
 const engineScripts = resolve(import.meta.dirname, '../../../packages/engine/scripts')
@@ -106,7 +108,7 @@ for (const [label, path, quantization] of [
   ['generated Q8_0', q8.path, 'Q8_0'],
   ['generated F32', f32.path, 'F32'],
 ] as const) {
-  const provider = await loadModel({ path, threads: 1, contextSize: 512 })
+  const provider = await loadModel({ path, threads: 1, contextSize: 512, parallel: batch })
   const verifier = await loadModel({ path, threads: 2, contextSize: 512 })
   const drift = toleranceForQuantization(quantization).maxLogprobDelta
   const margins: number[] = []
@@ -116,52 +118,79 @@ for (const [label, path, quantization] of [
     outputTokens: number[]
     sampling: { temperature: number; seed: bigint }
   }> = []
-  for (let j = 0; j < jobs; j++) {
-    const sampling = { temperature: j % 3 === 0 ? 0 : [0.7, 1, 1.3][j % 3]!, seed: BigInt(j * 7919) }
-    const result = await provider.generate({
-      messages: [{ role: 'user', content: `${words[j % words.length]} ${j}` }],
-      maxTokens: tokens,
-      topK: K,
-      choose: createSampler(sampling),
-    }).result
-    const n = result.outputTokens.length
-    answers.push({ promptTokens: result.promptTokens, outputTokens: result.outputTokens, sampling })
-    const whole = await verifier.replay({
-      ...result,
-      positions: Array.from({ length: n }, (_, t) => t),
-      topK: K + TOKEN_CHECK_EXTRA,
-    })
-    const chunked: typeof whole = []
-    for (let from = 0; from < n; from += 16) {
-      const positions = Array.from({ length: Math.min(16, n - from) }, (_, i) => from + i)
-      chunked.push(
-        ...(await verifier.replay({
-          promptTokens: result.promptTokens,
-          outputTokens: result.outputTokens.slice(0, from + positions.length),
-          positions,
-          topK: K + TOKEN_CHECK_EXTRA,
-          reuseCache: true,
-        })),
+  const deltas: number[] = []
+  const samplingOf = (j: number) => ({
+    temperature: j % 3 === 0 ? 0 : [0.7, 1, 1.3][j % 3]!,
+    seed: BigInt(j * 7919),
+  })
+  for (let j0 = 0; j0 < jobs; j0 += batch) {
+    const group = Array.from({ length: Math.min(batch, jobs - j0) }, (_, i) => j0 + i)
+    const results = await Promise.all(
+      group.map(
+        (j) =>
+          provider.generate({
+            messages: [{ role: 'user', content: `${words[j % words.length]} ${j}` }],
+            maxTokens: tokens,
+            topK: K,
+            choose: createSampler(samplingOf(j)),
+          }).result,
+      ),
+    )
+    for (const [i, result] of results.entries()) {
+      const sampling = samplingOf(group[i]!)
+      const n = result.outputTokens.length
+      answers.push({ promptTokens: result.promptTokens, outputTokens: result.outputTokens, sampling })
+      const whole = await verifier.replay({
+        ...result,
+        positions: Array.from({ length: n }, (_, t) => t),
+        topK: K + TOKEN_CHECK_EXTRA,
+      })
+      const chunked: typeof whole = []
+      for (let from = 0; from < n; from += 16) {
+        const positions = Array.from({ length: Math.min(16, n - from) }, (_, i) => from + i)
+        chunked.push(
+          ...(await verifier.replay({
+            promptTokens: result.promptTokens,
+            outputTokens: result.outputTokens.slice(0, from + positions.length),
+            positions,
+            topK: K + TOKEN_CHECK_EXTRA,
+            reuseCache: true,
+          })),
+        )
+      }
+      whole.forEach((d, t) =>
+        deltas.push(distributionDistance(result.steps[t]!.topK, d.slice(0, K)).maxLogprobDelta),
       )
-    }
-    for (const replay of [whole, chunked]) {
-      for (let t = 0; t < n; t++) {
-        const s = scoreToken({
-          step: t,
-          token: result.outputTokens[t]!,
-          distribution: replay[t]!,
-          k: K,
-          sampling,
-          drift,
-        })
-        margins.push(s.margin)
-        if (s.margin > 0) mismatches++
+      for (const replay of [whole, chunked]) {
+        for (let t = 0; t < n; t++) {
+          const s = scoreToken({
+            step: t,
+            token: result.outputTokens[t]!,
+            distribution: replay[t]!,
+            k: K,
+            sampling,
+            drift,
+          })
+          margins.push(s.margin)
+          if (s.margin > 0) mismatches++
+        }
       }
     }
   }
   await provider.dispose()
   await verifier.dispose()
-  report(label, margins, mismatches, `${jobs} jobs × whole + chunked replay, threads 1 → 2`, drift)
+  report(
+    label,
+    margins,
+    mismatches,
+    `${jobs} jobs decoded ${batch} at a time × whole + chunked replay, threads 1 → 2`,
+    drift,
+  )
+  deltas.sort((a, b) => a - b)
+  const dq = (p: number) => deltas[Math.min(deltas.length - 1, Math.floor(p * deltas.length))]!.toFixed(5)
+  console.log(
+    `  |Δ log-prob| generation (batch ${batch}) vs replay alone: p50 ${dq(0.5)} p99 ${dq(0.99)} p99.9 ${dq(0.999)} max ${dq(1)}`,
+  )
   if (!crossBuild) continue
   for (const variant of ['haswell', 'x64']) {
     const { build, distributions } = await replayWithBuild(variant, path, answers)

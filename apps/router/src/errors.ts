@@ -48,3 +48,16 @@ export class PayloadTooLargeError extends InfraxaError {
     super('ERR_PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`)
   }
 }
+
+/** The router's queue for this model is full: come back later. Maps to 429 with `Retry-After`. */
+export class TooManyRequestsError extends InfraxaError {
+  readonly status = 429
+  /** Seconds, for the `Retry-After` header. */
+  readonly retryAfterSeconds: number
+  constructor(model: string, pending: number, retryAfterSeconds: number) {
+    super('ERR_TOO_MANY_REQUESTS', `${pending} requests for ${model} are already waiting`, {
+      details: `Retry after ${retryAfterSeconds} s.`,
+    })
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}

@@ -167,9 +167,18 @@ export function parseCompletionRequest(body: unknown, limits: Required<HttpLimit
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  })
   res.end(text)
 }
 
@@ -180,6 +189,16 @@ function errorBody(error: InfraxaError): { error: Record<string, unknown> } {
       type: (error as { status?: number }).status === 400 ? 'invalid_request_error' : 'infraxa_error',
       code: error.code,
     },
+  }
+}
+
+/** `Retry-After` (seconds) and `retry-after-ms`, which OpenAI clients obey, for errors that carry a hint. */
+function retryAfterHeaders(error: unknown): Record<string, string> {
+  const seconds = (error as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return {}
+  return {
+    'retry-after': String(Math.max(1, Math.ceil(seconds))),
+    'retry-after-ms': String(Math.round(seconds * 1000)),
   }
 }
 
@@ -224,6 +243,7 @@ export function createHttpServer(api: RouterApi, limitsIn: HttpLimits = {}): Ser
           error instanceof InfraxaError
             ? errorBody(error)
             : { error: { message: 'internal error', type: 'server_error', code: 'ERR_INTERNAL' } },
+          retryAfterHeaders(error),
         )
       } else {
         res.end()

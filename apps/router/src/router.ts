@@ -47,7 +47,13 @@ import {
 } from '@infraxa/protocol'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { AnswerStream, type Release } from './answer-stream.js'
-import { BadRequestError, CannotVerifyError, NoVerifiedAnswerError, UnknownModelError } from './errors.js'
+import {
+  BadRequestError,
+  CannotVerifyError,
+  NoVerifiedAnswerError,
+  TooManyRequestsError,
+  UnknownModelError,
+} from './errors.js'
 import {
   type CompletionReceipt,
   type CompletionRequest,
@@ -59,6 +65,7 @@ import { Metrics } from './metrics.js'
 import { ProviderTable } from './provider-table.js'
 import { ReceiptStore } from './receipts.js'
 import { type ReputationBook as Book, ReputationBook } from './reputation.js'
+import { Scheduler } from './scheduler.js'
 import { type Candidate, pickWithExploration } from './selection.js'
 import { loadOrCreateVrfKey } from './vrf-key.js'
 
@@ -122,6 +129,10 @@ export interface RouterOptions {
    * probation: an honest newcomer leaves it in bounded time, Sybils together stay capped). @default 0.1
    */
   newcomerShare?: number
+  /** Completions that may wait or run per model; past it the client gets 429. @default 256 */
+  maxPendingPerModel?: number
+  /** How long a completion may wait for a provider with room (or for discovery). @default 60 s */
+  queueWaitMs?: number
 }
 
 export interface Router extends AsyncDisposable {
@@ -178,6 +189,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     ...(options.modes ?? []),
   ])
   const challengeWindowMs = options.challengeWindowMs ?? 10 * 60_000
+  const queueWaitMs = options.queueWaitMs ?? 60_000
+  const scheduler = new Scheduler(options.maxPendingPerModel ?? 256)
   const settling = new Map<string, Promise<{ verdict: string; reason: string }>>()
 
   const verifyModels: VerifyModel[] = []
@@ -702,18 +715,62 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         `prompt (${promptTokens.length} tokens) + max_tokens (${req.maxTokens}) exceed the model's context of ${engine.contextSize}`,
       )
     }
+    const queue = hex(model.hash)
+    if (!scheduler.enter(queue)) {
+      countRequest({ outcome: 'rejected_full' })
+      throw new TooManyRequestsError(model.name, scheduler.pending(queue), 1)
+    }
+    try {
+      return await schedule(req, model, engine, promptTokens, onText, signal)
+    } finally {
+      scheduler.leave(queue)
+    }
+  }
+
+  /**
+   * Runs a completion on the best provider with room, retrying elsewhere on failure. While every
+   * provider is busy (or none is known yet, right after start) the request waits, up to `queueWaitMs`,
+   * woken when a job ends: busy costs nobody reputation, and is answered 429 only when the wait runs out.
+   */
+  async function schedule(
+    req: CompletionRequest,
+    model: { hash: Uint8Array; name: string },
+    engine: EngineModel,
+    promptTokens: readonly number[],
+    onText: ((text: string) => void) | undefined,
+    signal: AbortSignal,
+  ): Promise<CompletionResult> {
     const attempts: string[] = []
     const tried = new Set<string>()
     const delivered = { value: false }
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      let eligible = candidatesFor(model.hash, req, tried)
-      if (eligible.length === 0) {
-        await refresh(2_000)
-        eligible = candidatesFor(model.hash, req, tried)
+    const waitUntil = Date.now() + queueWaitMs
+    let failures = 0
+    let sawBusy = false
+    let refreshed = false
+    while (failures < maxAttempts) {
+      if (signal.aborted)
+        throw new InfraxaError('ERR_ABORTED', 'the client went away', { cause: signal.reason })
+      const all = candidatesFor(model.hash, req, tried)
+      const ready = all.filter((c) => !scheduler.isBusy(c.peerId) && scheduler.inFlight(c.peerId) < c.room)
+      if (ready.length === 0) {
+        const known = providers.serving(model.hash).length > 0
+        if (all.length === 0 && known && refreshed) break
+        if (Date.now() >= waitUntil) break
+        if (all.length === 0) {
+          // Nobody (else) serves it yet: look again (the first request after start waits for discovery).
+          await refresh(2_000)
+          refreshed = true
+          if (candidatesFor(model.hash, req, tried).length === 0) {
+            await scheduler.waitForCapacity(Math.min(500, waitUntil - Date.now()), signal)
+          }
+          continue
+        }
+        sawBusy = true
+        await scheduler.waitForCapacity(Math.min(250, scheduler.nextFreeInMs() ?? 250), signal)
+        continue
       }
-      const chosen = pickWithExploration(eligible, options.newcomerShare ?? 0.1)
-      if (chosen === undefined) break
-      tried.add(chosen.peerId)
+      const chosen = pickWithExploration(ready, options.newcomerShare ?? 0.1)!
+      const done = scheduler.start(chosen.peerId)
       try {
         const result = await runJob({
           request: req,
@@ -728,9 +785,17 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
           delivered,
         })
         countRequest({ outcome: 'verified' })
-        return { ...result, receipt: { ...result.receipt, attempts: attempt + 1 } }
+        return { ...result, receipt: { ...result.receipt, attempts: failures + 1 } }
       } catch (error) {
         if (signal.aborted) throw error
+        // Busy (or rate-limited) is load, not a fault: wait for its hint, then try again.
+        if (error instanceof RemoteError && BUSY.has(error.code) && !delivered.value) {
+          scheduler.markBusy(chosen.peerId, error.retryAfterMs ?? 500)
+          sawBusy = true
+          continue
+        }
+        tried.add(chosen.peerId)
+        failures++
         if (error instanceof VerificationFailed) {
           attempts.push(`${chosen.peerId}: failed verification (${error.reason}); banned`)
           // Text already streamed to the client cannot be taken back: report, don't splice answers.
@@ -747,7 +812,13 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         if (!(error instanceof InfraxaError)) console.error('router: unexpected job error', error)
         attempts.push(`${chosen.peerId}: ${message}`)
         void providers.refresh(chosen.peerId)
+      } finally {
+        done()
       }
+    }
+    if (attempts.length === 0 && sawBusy) {
+      countRequest({ outcome: 'busy' })
+      throw new TooManyRequestsError(model.name, scheduler.pending(hex(model.hash)), 1)
     }
     countRequest({ outcome: 'failed' })
     throw new NoVerifiedAnswerError(attempts.length > 0 ? attempts : ['no eligible provider for this model'])
@@ -757,8 +828,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     hash: Uint8Array,
     req: CompletionRequest,
     tried: Set<string>,
-  ): Array<Candidate & { publicKey: Uint8Array; onProbation: boolean }> {
-    const out: Array<Candidate & { publicKey: Uint8Array; onProbation: boolean }> = []
+  ): Array<Candidate & { publicKey: Uint8Array; onProbation: boolean; room: number }> {
+    const out: Array<Candidate & { publicKey: Uint8Array; onProbation: boolean; room: number }> = []
     for (const { provider, offer } of providers.serving(hash)) {
       if (tried.has(provider.peerId)) continue
       const rep = reputation.get(provider.peerId)
@@ -773,8 +844,15 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       // The file behind a hash has one architecture, weight type and size: an offer that says otherwise
       // is not for the model the router verifies with.
       if (!offerMatchesCopy(hash, offer)) continue
+      // Live load: the provider's last record, or this router's own jobs on it if that says more.
+      const inFlight = scheduler.inFlight(provider.peerId)
       const load =
-        offer.maxConcurrentJobs > 0 ? offer.activeJobs / offer.maxConcurrentJobs : cap.loadPermille / 1000
+        offer.maxConcurrentJobs > 0
+          ? Math.max(offer.activeJobs + offer.queuedJobs, inFlight) / offer.maxConcurrentJobs
+          : cap.loadPermille / 1000
+      // Jobs this router may have on it at once: its sequences and queue (unknown: no bound here).
+      const room =
+        offer.maxConcurrentJobs > 0 ? offer.maxConcurrentJobs + offer.maxQueuedJobs : Number.POSITIVE_INFINITY
       // Optimism for identities never tried: new providers get traffic (all of it audited on probation, and
       // nothing streamed before the audit passes), so the network can grow without trusting anyone.
       const score = rep.totalJobs === 0 ? 1 : rep.score
@@ -785,6 +863,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         load,
         latencyMs: provider.latencyMs,
         onProbation: rep.onProbation,
+        room,
       })
     }
     return out
@@ -1030,6 +1109,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   }
   return router
 }
+
+/** ERROR codes that mean "not now": the router waits and tries again, nobody is penalised. */
+const BUSY = new Set(['ERR_BUSY', 'ERR_RATE_LIMITED'])
 
 /** ERROR codes a provider answers for requests it may not serve: not held against it. */
 const CLIENT_CAUSED = new Set([

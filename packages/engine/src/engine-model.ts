@@ -3,7 +3,13 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node
 import { AnswerText } from './answer-text.js'
 import { decodeSteps } from './decode-steps.js'
 import type { EngineInfo } from './engine-info.js'
-import { ContextOverflowError, EmptyPromptError, InvalidTokenError, ModelDisposedError } from './errors.js'
+import {
+  ContextOverflowError,
+  EmptyPromptError,
+  GenerationAbortedError,
+  InvalidTokenError,
+  ModelDisposedError,
+} from './errors.js'
 import { Generation } from './generation.js'
 import { type ChooseToken, chooseGreedy } from './generation-step.js'
 import type { GgufSummary } from './gguf-inspection.js'
@@ -12,7 +18,7 @@ import { asLlamaToken, asLlamaTokens } from './llama-token.js'
 import { type ModelIdentity, modelIdentity } from './model-identity.js'
 import { type ChatMessage, promptTokensForMessages } from './prompt-template.js'
 import { type ReplayRequest, replayPositions, replayTokens, reusableTokens } from './replay-positions.js'
-import { SerialLock } from './serial-lock.js'
+import { SequencePool, type SequenceSlot } from './sequence-pool.js'
 import type { TokenLogprob } from './top-k.js'
 
 /** Default number of entries per committed distribution. */
@@ -60,7 +66,8 @@ function checkPositiveInteger(name: string, value: number, max: number): void {
 
 /**
  * A loaded model with one llama.cpp context, pinned to the settings in {@link PINNED_NUMERIC_SETTINGS}.
- * Jobs (generations and replays) run one at a time, in order. It is an `Executor` for
+ * The context has `parallel` sequences: that many jobs (generations and replays) run at once, their
+ * tokens batched into one decode by llama.cpp; more wait in order. It is an `Executor` for
  * `@infraxa/proofs` (see {@link EngineModel.replay}). Dispose it (or `await using`) to free memory.
  */
 export class EngineModel implements AsyncDisposable {
@@ -71,11 +78,8 @@ export class EngineModel implements AsyncDisposable {
   /** Numerics-relevant settings, for responses and capabilities. */
   readonly engineInfo: EngineInfo
   readonly #parts: EngineModelParts
-  readonly #sequence: LlamaContextSequence
-  readonly #lock = new SerialLock()
+  readonly #pool: SequencePool
   readonly #disposing = new AbortController()
-  /** The tokens the last replay left in the KV cache ([] after anything else). */
-  #replayed: number[] = []
   #disposed: Promise<void> | undefined
   #identity: Promise<ModelIdentity> | undefined
 
@@ -85,12 +89,23 @@ export class EngineModel implements AsyncDisposable {
     this.path = parts.path
     this.summary = parts.summary
     this.engineInfo = parts.engineInfo
-    this.#sequence = parts.context.getSequence()
+    const sequences = Array.from({ length: parts.context.totalSequences }, () => parts.context.getSequence())
+    this.#pool = new SequencePool(sequences)
   }
 
   /** Number of tokens in the vocabulary; valid ids are 0..vocabSize-1. */
   get vocabSize(): number {
     return this.summary.vocabSize
+  }
+
+  /** Jobs that run at once (the context's sequences). */
+  get parallel(): number {
+    return this.#pool.size
+  }
+
+  /** Jobs running now and jobs waiting for a sequence. */
+  get load(): { running: number; waiting: number } {
+    return { running: this.#pool.busy, waiting: this.#pool.waiting }
   }
 
   /** Context window in tokens. */
@@ -205,10 +220,14 @@ export class EngineModel implements AsyncDisposable {
     return new Generation(
       [...promptTokens],
       (emit, signal) =>
-        this.#exclusive(async () => {
-          const abort = AbortSignal.any([signal, this.#disposing.signal])
-          return await decodeSteps(this.#parts.model, this.#sequence, job, emit, abort)
-        }),
+        this.#exclusive(
+          async (sequence) => {
+            const abort = AbortSignal.any([signal, this.#disposing.signal])
+            return await decodeSteps(this.#parts.model, sequence, job, emit, abort)
+          },
+          undefined,
+          signal,
+        ),
       options.signal,
     )
   }
@@ -234,9 +253,9 @@ export class EngineModel implements AsyncDisposable {
     if (evaluated > this.contextSize) throw new ContextOverflowError(evaluated, this.contextSize)
     if (positions.length === 0) return []
     return this.#exclusive(
-      async (kept) => {
-        const result = await replayPositions(this.#sequence, request, kept)
-        this.#replayed = replayTokens(request)
+      async (sequence, kept, slot) => {
+        const result = await replayPositions(sequence, request, kept)
+        slot.replayed = replayTokens(request)
         return result
       },
       request.reuseCache === true ? request : undefined,
@@ -250,13 +269,14 @@ export class EngineModel implements AsyncDisposable {
   dispose(): Promise<void> {
     this.#disposed ??= (async () => {
       this.#disposing.abort(new ModelDisposedError())
-      const release = await this.#lock.acquire()
+      // Every sequence back (queued jobs see the abort and give theirs up at once).
+      const held = await Promise.all(Array.from({ length: this.#pool.size }, () => this.#pool.acquire()))
       try {
         await this.#parts.context.dispose()
         await this.#parts.model.dispose()
         await releaseLlama(this.#parts.gpu)
       } finally {
-        release()
+        for (const { release } of held) release()
       }
     })()
     return this.#disposed
@@ -288,23 +308,40 @@ export class EngineModel implements AsyncDisposable {
   }
 
   /**
-   * Runs `job` alone on the sequence. It starts from an empty KV cache, except with `reuse`: then the
-   * cache keeps the tokens that the last replay left there (when no other job ran since) as far as
-   * they are a reusable prefix of this replay, and `job` gets how many tokens were kept.
+   * Runs `job` alone on a sequence of the context (waiting for a free one, in order). It starts from an
+   * empty KV cache, except with `reuse`: then the sequence keeps what the last replay on it left in its
+   * cache (when no other job ran on it since) as far as that is a prefix of this replay, and `job` gets
+   * how many tokens were kept. With several sequences, jobs run at once, batched by llama.cpp.
    */
-  async #exclusive<T>(job: (kept: number) => Promise<T>, reuse?: ReplayRequest): Promise<T> {
-    const release = await this.#lock.acquire()
-    const replayed = this.#replayed
-    this.#replayed = []
+  async #exclusive<T>(
+    job: (sequence: LlamaContextSequence, kept: number, slot: SequenceSlot) => Promise<T>,
+    reuse?: ReplayRequest,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    if (this.#disposing.signal.aborted) throw new ModelDisposedError()
+    let acquired: Awaited<ReturnType<SequencePool['acquire']>>
+    try {
+      acquired = await this.#pool.acquire(
+        reuse && ((s) => reusableTokens(s.replayed, reuse)),
+        signal ? AbortSignal.any([signal, this.#disposing.signal]) : this.#disposing.signal,
+      )
+    } catch (cause) {
+      if (this.#disposing.signal.aborted) throw new ModelDisposedError()
+      throw new GenerationAbortedError({ cause })
+    }
+    const { slot, release } = acquired
+    const replayed = slot.replayed
+    slot.replayed = []
     try {
       if (this.#disposing.signal.aborted) throw new ModelDisposedError()
-      const cached = this.#sequence.contextTokens
+      const { sequence } = slot
+      const cached = sequence.contextTokens
       const intact = cached.length === replayed.length && replayed.every((token, i) => cached[i] === token)
       const keep = reuse && intact ? reusableTokens(replayed, reuse) : 0
-      if (keep === 0) await this.#sequence.clearHistory()
+      if (keep === 0) await sequence.clearHistory()
       else if (cached.length > keep)
-        await this.#sequence.eraseContextTokenRanges([{ start: keep, end: cached.length }])
-      return await job(keep)
+        await sequence.eraseContextTokenRanges([{ start: keep, end: cached.length }])
+      return await job(sequence, keep, slot)
     } finally {
       release()
     }

@@ -24,6 +24,11 @@ export type LoadModelOptions = ModelLocation & {
    * verifier use the same value (see PINNED_NUMERIC_SETTINGS). Exposed for calibration and benchmarks.
    */
   batchSize?: number
+  /**
+   * Jobs decoded at once, each on its own sequence of one context, batched by llama.cpp into one decode
+   * (each sequence gets `contextSize` tokens). @default 1
+   */
+  parallel?: number
   /** Flash attention; leave the pinned default (`true`) for the same reason. */
   flashAttention?: boolean
   /** Called with download progress (hf: models) and load progress (0..1), e.g. for a CLI progress bar. */
@@ -46,7 +51,7 @@ function checkOptions(options: LoadModelOptions): void {
   if (!Number.isInteger(options.threads) || options.threads < 1) {
     throw new InvalidArgumentError(`threads must be a positive integer, got ${options.threads}`)
   }
-  for (const key of ['contextSize', 'batchSize'] as const) {
+  for (const key of ['contextSize', 'batchSize', 'parallel'] as const) {
     const value = options[key]
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new InvalidArgumentError(`${key} must be a positive integer, got ${value}`)
@@ -100,7 +105,7 @@ export async function loadModel(options: LoadModelOptions): Promise<EngineModel>
         batchSize: options.batchSize ?? PINNED_NUMERIC_SETTINGS.batchSize,
         threads: options.threads,
         flashAttention,
-        sequences: 1,
+        sequences: options.parallel ?? 1,
         failedCreationRemedy: false,
       })
     } catch (cause) {

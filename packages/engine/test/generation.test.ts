@@ -1,8 +1,9 @@
+import type { LlamaContextSequence } from 'node-llama-cpp'
 import { describe, expect, it } from 'vitest'
 import { GenerationAbortedError } from '../src/errors.js'
 import { Generation, type GenerationProducer, type GenerationResult } from '../src/generation.js'
 import type { GenerationStep } from '../src/generation-step.js'
-import { SerialLock } from '../src/serial-lock.js'
+import { SequencePool } from '../src/sequence-pool.js'
 
 const step = (t: number): GenerationStep => ({ t, token: t, text: String(t), topK: [{ id: t, logprob: 0 }] })
 
@@ -67,12 +68,16 @@ describe('Generation', () => {
   })
 })
 
-describe('SerialLock', () => {
-  it('runs holders one at a time in arrival order', async () => {
-    const lock = new SerialLock()
+describe('SequencePool', () => {
+  /** Test doubles of context sequences: only identity matters to the pool. */
+  const sequences = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ id: i }) as unknown as LlamaContextSequence)
+
+  it('with one sequence runs holders one at a time in arrival order', async () => {
+    const pool = new SequencePool(sequences(1))
     const log: string[] = []
     const job = async (name: string, ms: number) => {
-      const release = await lock.acquire()
+      const { release } = await pool.acquire()
       log.push(`start ${name}`)
       await new Promise((r) => setTimeout(r, ms))
       log.push(`end ${name}`)
@@ -80,5 +85,44 @@ describe('SerialLock', () => {
     }
     await Promise.all([job('a', 10), job('b', 1), job('c', 1)])
     expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c'])
+  })
+
+  it('lends n sequences at once, queues the rest in order, and prefers the slot a job scores highest', async () => {
+    const pool = new SequencePool(sequences(2))
+    const a = await pool.acquire()
+    const b = await pool.acquire()
+    expect(a.slot).not.toBe(b.slot)
+    expect(pool.busy).toBe(2)
+    const order: string[] = []
+    const c = pool.acquire().then((x) => (order.push('c'), x))
+    const d = pool.acquire().then((x) => (order.push('d'), x))
+    expect(pool.waiting).toBe(2)
+    a.release()
+    a.release() // twice is harmless
+    const got = await c
+    expect(got.slot).toBe(a.slot)
+    b.release()
+    await d
+    expect(order).toEqual(['c', 'd'])
+    got.release()
+    ;(await d).release()
+    b.slot.replayed = [1, 2, 3]
+    const preferred = await pool.acquire((slot) => slot.replayed.length)
+    expect(preferred.slot).toBe(b.slot)
+  })
+
+  it('drops a waiting job whose signal aborts, so the next one gets the sequence', async () => {
+    const pool = new SequencePool(sequences(1))
+    const first = await pool.acquire()
+    const controller = new AbortController()
+    const cancelled = pool.acquire(undefined, controller.signal)
+    const next = pool.acquire()
+    expect(pool.waiting).toBe(2)
+    controller.abort(new Error('client left'))
+    await expect(cancelled).rejects.toThrow('client left')
+    expect(pool.waiting).toBe(1)
+    first.release()
+    expect((await next).slot).toBe(first.slot)
+    await expect(pool.acquire(undefined, AbortSignal.abort(new Error('already')))).rejects.toThrow('already')
   })
 })

@@ -159,8 +159,15 @@ export class FramedStream implements AsyncIterable<Uint8Array> {
    * code and short message, anything else becomes `ERR_INTERNAL`). Send nothing after it.
    */
   async writeError(error: unknown, extra: ErrorFrameExtra = {}, options: FrameIoOptions = {}): Promise<void> {
+    // Any error that says when to come back (rate limits, a provider's full queue) passes it on.
+    const hinted = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
     const retryAfterMs =
-      extra.retryAfterMs ?? (error instanceof RateLimitedError ? error.retryAfterMs : undefined)
+      extra.retryAfterMs ??
+      (error instanceof RateLimitedError
+        ? error.retryAfterMs
+        : typeof hinted === 'number' && Number.isFinite(hinted)
+          ? Math.max(0, Math.round(hinted))
+          : undefined)
     const message = toErrorMessage(error, {
       ...(extra.jobId !== undefined ? { jobId: extra.jobId } : {}),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infraxa/v1/capability.proto.
  */
 export const file_infraxa_v1_capability: GenFile = /*@__PURE__*/
-  fileDesc("ChtpbmZyYXhhL3YxL2NhcGFiaWxpdHkucHJvdG8SCmluZnJheGEudjEi+QEKCk1vZGVsT2ZmZXISEgoKbW9kZWxfaGFzaBgBIAEoDBIMCgRuYW1lGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIUCgxxdWFudGl6YXRpb24YBCABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAUgASgEEhYKDmNvbnRleHRfbGVuZ3RoGAYgASgNEhIKCnZvY2FiX3NpemUYByABKA0SJgoGZW5naW5lGAggASgLMhYuaW5mcmF4YS52MS5FbmdpbmVJbmZvEhsKE21heF9jb25jdXJyZW50X2pvYnMYCSABKA0SEwoLYWN0aXZlX2pvYnMYCiABKA0iiQIKCkNhcGFiaWxpdHkSJgoGbW9kZWxzGAEgAygLMhYuaW5mcmF4YS52MS5Nb2RlbE9mZmVyEhoKEnZlcmlmaWNhdGlvbl9tb2RlcxgCIAMoCRIZChFtYXhfcHJvbXB0X3Rva2VucxgDIAEoDRIZChFtYXhfb3V0cHV0X3Rva2VucxgEIAEoDRIYChBtYXhfY29tbWl0X3RvcF9rGAUgASgNEg0KBXN0YWtlGAYgASgEEhUKDWxvYWRfcGVybWlsbGUYByABKA0SFAoMbGlzdGVuX2FkZHJzGAggAygJEhQKDGlzc3VlZF9hdF9tcxgJIAEoBBIVCg1leHBpcmVzX2F0X21zGAogASgEYgZwcm90bzM", [file_infraxa_v1_inference]);
+  fileDesc("ChtpbmZyYXhhL3YxL2NhcGFiaWxpdHkucHJvdG8SCmluZnJheGEudjEipwIKCk1vZGVsT2ZmZXISEgoKbW9kZWxfaGFzaBgBIAEoDBIMCgRuYW1lGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIUCgxxdWFudGl6YXRpb24YBCABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAUgASgEEhYKDmNvbnRleHRfbGVuZ3RoGAYgASgNEhIKCnZvY2FiX3NpemUYByABKA0SJgoGZW5naW5lGAggASgLMhYuaW5mcmF4YS52MS5FbmdpbmVJbmZvEhsKE21heF9jb25jdXJyZW50X2pvYnMYCSABKA0SEwoLYWN0aXZlX2pvYnMYCiABKA0SEwoLcXVldWVkX2pvYnMYCyABKA0SFwoPbWF4X3F1ZXVlZF9qb2JzGAwgASgNIokCCgpDYXBhYmlsaXR5EiYKBm1vZGVscxgBIAMoCzIWLmluZnJheGEudjEuTW9kZWxPZmZlchIaChJ2ZXJpZmljYXRpb25fbW9kZXMYAiADKAkSGQoRbWF4X3Byb21wdF90b2tlbnMYAyABKA0SGQoRbWF4X291dHB1dF90b2tlbnMYBCABKA0SGAoQbWF4X2NvbW1pdF90b3BfaxgFIAEoDRINCgVzdGFrZRgGIAEoBBIVCg1sb2FkX3Blcm1pbGxlGAcgASgNEhQKDGxpc3Rlbl9hZGRycxgIIAMoCRIUCgxpc3N1ZWRfYXRfbXMYCSABKAQSFQoNZXhwaXJlc19hdF9tcxgKIAEoBGIGcHJvdG8z", [file_infraxa_v1_inference]);
 
 /**
  * @generated from message infraxa.v1.ModelOffer
@@ -61,6 +61,8 @@ export type ModelOffer = Message<"infraxa.v1.ModelOffer"> & {
   engine?: EngineInfo | undefined;
 
   /**
+   * Jobs decoded at once (sequences of one context, batched) and how many run now.
+   *
    * @generated from field: uint32 max_concurrent_jobs = 9;
    */
   maxConcurrentJobs: number;
@@ -69,6 +71,18 @@ export type ModelOffer = Message<"infraxa.v1.ModelOffer"> & {
    * @generated from field: uint32 active_jobs = 10;
    */
   activeJobs: number;
+
+  /**
+   * Jobs waiting for a sequence, and how many may wait before the provider answers ERR_BUSY.
+   *
+   * @generated from field: uint32 queued_jobs = 11;
+   */
+  queuedJobs: number;
+
+  /**
+   * @generated from field: uint32 max_queued_jobs = 12;
+   */
+  maxQueuedJobs: number;
 };
 
 /**

@@ -1,0 +1,124 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { createProvider, type Provider } from '@infraxa/provider'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRouter, type Router } from '../src/index.js'
+import { storiesPath, tempDir } from './support/index.js'
+
+const body = (i: number, extra: Record<string, unknown> = {}) => ({
+  model: 'stories260K',
+  messages: [{ role: 'user', content: `Story ${i}` }],
+  max_tokens: 32,
+  temperature: 0.8,
+  seed: i,
+  ...extra,
+})
+
+async function post(url: string, json: unknown, signal?: AbortSignal) {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(json),
+    ...(signal && { signal }),
+  })
+  return { status: res.status, headers: res.headers, json: (await res.json()) as any }
+}
+
+describe('concurrency: batched providers, waiting instead of failing', () => {
+  const dir = tempDir('concurrency')
+  const stopped: Array<{ stop(): Promise<void> }> = []
+  let providers: Provider[]
+  let router: Router
+
+  beforeAll(async () => {
+    providers = await Promise.all(
+      ['a', 'b'].map((name) =>
+        createProvider({
+          models: [{ path: storiesPath(), name: 'stories260K' }],
+          dataDir: join(dir, name),
+          threads: 1,
+          limits: { maxConcurrentJobs: 4, maxQueuedJobs: 8 },
+        }),
+      ),
+    )
+    stopped.push(...providers)
+    router = await createRouter({
+      dataDir: join(dir, 'router'),
+      http: '127.0.0.1:0',
+      bootstrap: providers.flatMap((p) => p.node.multiaddrs.map(String)),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+    })
+    stopped.push(router)
+  })
+  afterAll(async () => {
+    for (const s of stopped.reverse()) await s.stop().catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('200 concurrent requests to 2 providers: every one answered and verified, nobody penalised', async () => {
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => post(router.url!, body(i))))
+    const statuses = results.map((r) => r.status)
+    expect(statuses.filter((s) => s !== 200)).toEqual([])
+    expect(results.every((r) => r.json.infraxa.verdict === 'verified')).toBe(true)
+    const served = new Map<string, number>()
+    for (const r of results)
+      served.set(r.json.infraxa.provider, (served.get(r.json.infraxa.provider) ?? 0) + 1)
+    expect(served.size).toBe(2)
+    for (const p of providers) {
+      const rep = router.reputation.get(p.peerId)
+      expect(rep.banned).toBe(false)
+      expect(router.reputation.events(p.peerId).filter((e) => e.event !== 'success')).toEqual([])
+    }
+  })
+
+  it('past the router’s queue bound the client gets 429 with Retry-After, and the rest are answered', async () => {
+    const small = await createRouter({
+      dataDir: join(dir, 'router-small'),
+      http: '127.0.0.1:0',
+      bootstrap: providers[0]!.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+      maxPendingPerModel: 3,
+    })
+    stopped.push(small)
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => post(small.url!, body(i))))
+    const limited = results.filter((r) => r.status === 429)
+    expect(limited.length).toBeGreaterThan(0)
+    expect(results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(3)
+    expect(results.filter((r) => r.status !== 200 && r.status !== 429)).toEqual([])
+    expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(limited[0]!.json.error.code).toBe('ERR_TOO_MANY_REQUESTS')
+  })
+
+  it('a client that goes away frees its place: the job behind it starts', async () => {
+    const single = await createProvider({
+      models: [{ path: storiesPath(), name: 'stories260K' }],
+      dataDir: join(dir, 'single'),
+      threads: 1,
+      limits: { maxConcurrentJobs: 1, maxQueuedJobs: 4, maxOutputTokens: 4096 },
+    })
+    stopped.push(single)
+    const r = await createRouter({
+      dataDir: join(dir, 'router-single'),
+      http: '127.0.0.1:0',
+      bootstrap: single.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+    })
+    stopped.push(r)
+    const long = new AbortController()
+    const first = post(r.url!, body(1, { max_tokens: 400, stop: [] }), long.signal).catch((e) => e as Error)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const started = performance.now()
+    const second = post(r.url!, body(2, { max_tokens: 8 }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    long.abort()
+    expect(await first).toBeInstanceOf(Error)
+    const { status, json } = await second
+    expect(status).toBe(200)
+    expect(json.infraxa.verdict).toBe('verified')
+    // It did not wait for the 400 tokens of the abandoned job.
+    expect(performance.now() - started).toBeLessThan(20_000)
+  })
+})
