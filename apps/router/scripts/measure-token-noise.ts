@@ -158,9 +158,9 @@ for (const [label, path, quantization] of [
           })),
         )
       }
-      whole.forEach((d, t) =>
-        deltas.push(distributionDistance(result.steps[t]!.topK, d.slice(0, K)).maxLogprobDelta),
-      )
+      for (const [t, d] of whole.entries()) {
+        deltas.push(distributionDistance(result.steps[t]!.topK, d.slice(0, K)).maxLogprobDelta)
+      }
       for (const replay of [whole, chunked]) {
         for (let t = 0; t < n; t++) {
           const s = scoreToken({
