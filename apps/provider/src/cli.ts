@@ -13,7 +13,8 @@ Options:
   --bootstrap <multiaddr> bootstrap peer (repeatable; give several against eclipse attacks)
   --data-dir <dir>        node key and transcript store (default ./infraxa-provider)
   --threads <n>           CPU threads per model (default 2)
-  --parallel <n>          jobs decoded at once per model, batched in one context (default 4)
+  --parallel <n>          jobs decoded at once per model, batched in one context (default 1;
+                          see the engine's calibration notes before raising it)
   --max-queue <n>         jobs that may wait per model before requests get ERR_BUSY (default 32)
   --gpu <auto|cpu|cuda|vulkan|metal|N>  backend, or GPU index N (CUDA/Vulkan, via *_VISIBLE_DEVICES; default cpu)
   --stake <n>             stake advertised in the capability record (default 0)
@@ -59,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('infraxa-provider: --threads must be a positive integer\n')
     return 2
   }
-  const parallel = Number(values.parallel ?? 4)
+  const parallel = Number(values.parallel ?? 1)
   const maxQueue = Number(values['max-queue'] ?? 32)
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
     process.stderr.write('infraxa-provider: --parallel must be an integer from 1 to 64\n')

@@ -64,7 +64,9 @@ export interface ProviderLimits {
   maxCommitTopK?: number
   /**
    * Jobs decoded at once per model: sequences of one llama.cpp context, batched into one decode
-   * (`--parallel`). @default 4
+   * (`--parallel`). Default 1: batched steps were measured to differ from a solo decode now and then
+   * (see the engine's docs/calibration.md, "Batched decoding"), which a verifier would hold against an
+   * honest provider; jobs beyond it wait in the queue, in order. @default 1
    */
   maxConcurrentJobs?: number
   /** Jobs that may wait for a sequence per model before a request is answered ERR_BUSY. @default 32 */
@@ -163,7 +165,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     maxPromptTokens: options.limits?.maxPromptTokens ?? 2048,
     maxOutputTokens: options.limits?.maxOutputTokens ?? 512,
     maxCommitTopK: Math.min(options.limits?.maxCommitTopK ?? 16, MAX_COMMIT_TOP_K),
-    maxConcurrentJobs: options.limits?.maxConcurrentJobs ?? 4,
+    maxConcurrentJobs: options.limits?.maxConcurrentJobs ?? 1,
     maxQueuedJobs: options.limits?.maxQueuedJobs ?? 32,
     maxAuditSteps: options.limits?.maxAuditSteps ?? 64,
   }

@@ -37,7 +37,8 @@ describe('concurrency: batched providers, waiting instead of failing', () => {
           models: [{ path: storiesPath(), name: 'stories260K' }],
           dataDir: join(dir, name),
           threads: 1,
-          limits: { maxConcurrentJobs: 4, maxQueuedJobs: 8 },
+          // One sequence each (the default): 200 requests wait in the router's and providers' queues.
+          limits: { maxQueuedJobs: 8 },
         }),
       ),
     )
