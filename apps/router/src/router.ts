@@ -355,6 +355,12 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
   }
 
+  /** Honest noise of the per-token check for this provider's hardware class (own build or another). */
+  function noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined) {
+    const tolerance = toleranceFor(modelHash, providerEngine)
+    return tokenNoiseFor(tolerance, sameEngine(modelHash, providerEngine) ? 'same-build' : 'other-build')
+  }
+
   /** Whether a capability offer describes the router's own copy of the model (when it has one). */
   function offerMatchesCopy(
     hash: Uint8Array,
@@ -455,7 +461,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       sampling: { temperature: req.temperature, seed: req.seed },
       k: commitTopK,
       drift: streamTolerance.maxLogprobDelta,
-      noise: tokenNoiseFor(streamTolerance),
+      noise: noiseFor(args.modelHash, offered?.engine),
       release,
       maxTokens: req.maxTokens,
       ...(options.streamCheckTokens !== undefined && { chunkTokens: options.streamCheckTokens }),
@@ -543,7 +549,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
     let tokenCheck = release === 'verified' ? answer.verdict() : undefined
     if (tokenCheck?.verdict === 'fail') fail(tokenCheck.reason)
-    const tokenNoise = release === 'verified' ? undefined : tokenNoiseFor(tolerance)
+    const tokenNoise = release === 'verified' ? undefined : noiseFor(args.modelHash, response.engine)
     if (!optimistic && mode.id !== MERKLE_MODE_ID && verdict !== 'failed') {
       // Modes with their own proof (zk_snark, third-party modes): the proof came after the response.
       const result = await mode.verify(
@@ -930,7 +936,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
           executor,
           tolerance,
           minAuditSteps: Math.min(auditSteps, res.stepCount),
-          tokenNoise: tokenNoiseFor(tolerance),
+          tokenNoise: noiseFor(modelHash, res.engine),
         },
       )
       if (!result.valid) {
@@ -996,7 +1002,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         executor,
         tolerance,
         minAuditSteps: Math.min(auditSteps, response.stepCount),
-        tokenNoise: tokenNoiseFor(tolerance),
+        tokenNoise: noiseFor(request.modelHash, response.engine),
       },
     )
     return result.valid ? { valid: true, reason: '' } : { valid: false, reason: result.reason }

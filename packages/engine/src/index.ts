@@ -40,5 +40,10 @@ export {
   testModelBytes,
   writeTestModel,
 } from './test-model/write-test-model.js'
-export { SAME_BUILD_MISMATCH_RATE, type TokenNoiseModel, tokenNoiseFor } from './token-noise.js'
+export {
+  OTHER_BUILD_MISMATCH_RATE,
+  SAME_BUILD_MISMATCH_RATE,
+  type TokenNoiseModel,
+  tokenNoiseFor,
+} from './token-noise.js'
 export { compareTokenLogprobs, MIN_LOGPROB, type TokenLogprob } from './top-k.js'
