@@ -2,21 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import {
-  CALIBRATED_TOLERANCE,
-  CROSS_BUILD_TOLERANCE,
-  type EngineModel,
-  type LoadProgress,
-  loadModel,
-  tokenNoiseFor,
-  toleranceForQuantization,
-} from '@infraxa/engine'
+import type { EngineModel, LoadProgress } from '@infraxa/engine'
 import { createNode, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
 import { createAuditChallenge, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
 import {
-  adjudicateFraudProof,
   createModeRegistry,
   type Executor,
   FRAUD_PROOF_MODE_ID,
@@ -32,9 +23,7 @@ import {
   create,
   decodeEnvelope,
   decodeMessage,
-  type EngineInfo as EngineInfoMessage,
   encodeEnvelope,
-  FraudVerdictSchema,
   InferenceRequestSchema,
   InfraxaError,
   openEnvelope,
@@ -45,8 +34,8 @@ import {
   signEnvelope,
   TokenCheckSchema,
 } from '@infraxa/protocol'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { AnswerStream, type Release } from './answer-stream.js'
+import { serveFraudProofs } from './court.js'
 import {
   BadRequestError,
   CannotVerifyError,
@@ -67,12 +56,13 @@ import { ReceiptStore } from './receipts.js'
 import { type ReputationBook as Book, ReputationBook } from './reputation.js'
 import { Scheduler } from './scheduler.js'
 import { type Candidate, pickWithExploration } from './selection.js'
+import { type VerifyModelSource, VerifyModels } from './verify-models.js'
 import { loadOrCreateVrfKey } from './vrf-key.js'
+import { createWatcher } from './watcher.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
-/** A model the router can re-execute to verify answers. */
-export type VerifyModelSource = { path: string } | { uri: string } | { engine: EngineModel }
+export type { VerifyModelSource } from './verify-models.js'
 
 export interface RouterOptions {
   dataDir: string
@@ -158,14 +148,6 @@ export interface Router extends AsyncDisposable {
   stop(): Promise<void>
 }
 
-interface VerifyModel {
-  hash: Uint8Array
-  hashHex: string
-  name: string
-  engine: EngineModel
-  owned: boolean
-}
-
 /**
  * Starts a router: a libp2p node that discovers providers, an HTTP API (OpenAI-compatible), and the
  * verification loop — select a provider, stream its answer, audit it (ECVRF challenge, openings,
@@ -193,35 +175,13 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   const scheduler = new Scheduler(options.maxPendingPerModel ?? 256)
   const settling = new Map<string, Promise<{ verdict: string; reason: string }>>()
 
-  const verifyModels: VerifyModel[] = []
-  const disposeModels = async () => {
-    for (const m of verifyModels) if (m.owned) await m.engine.dispose()
-  }
-  try {
-    for (const source of options.verifyModels ?? []) {
-      const owned = !('engine' in source)
-      const engine =
-        'engine' in source
-          ? source.engine
-          : await loadModel({
-              ...('path' in source ? { path: source.path } : { uri: source.uri }),
-              threads: options.threads ?? 2,
-              ...(options.onProgress && {
-                onProgress: (p: LoadProgress) =>
-                  options.onProgress!('path' in source ? source.path : source.uri, p),
-              }),
-            })
-      const identity = await engine.identity()
-      const name =
-        'engine' in source
-          ? (identity.name ?? identity.hashHex.slice(0, 12))
-          : basename('path' in source ? source.path : source.uri).replace(/\.gguf$/i, '')
-      verifyModels.push({ hash: identity.hash, hashHex: identity.hashHex, name, engine, owned })
-    }
-  } catch (error) {
-    await disposeModels()
-    throw error
-  }
+  const verifyModels = await VerifyModels.load(options.verifyModels ?? [], {
+    ...(options.threads !== undefined && { threads: options.threads }),
+    ...(options.onProgress && { onProgress: options.onProgress }),
+    ...(options.tolerance && { tolerance: options.tolerance }),
+    ...(options.allowOtherBuilds !== undefined && { allowOtherBuilds: options.allowOtherBuilds }),
+  })
+  const disposeModels = () => verifyModels.dispose()
 
   const db = new DatabaseSync(join(options.dataDir, 'router.sqlite'))
   const reputation = new ReputationBook(db, {
@@ -258,45 +218,17 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     () => reputation.list().filter((r) => r.banned).length,
   )
 
-  // Any node holding the model adjudicates fraud proofs: watchers (other providers, other routers)
-  // submit them here; proven fraud bans the provider in this router's book too.
-  await node.handle(
-    PROTOCOL_IDS.fraud,
-    async (stream) => {
-      const frame = await stream.read()
-      if (frame === null) return undefined
-      const proofEnvelope = decodeEnvelope(frame)
-      const { message: proof } = openEnvelope('FRAUD_PROOF', proofEnvelope)
-      const modelHash = proof.request
-        ? openEnvelope('INFERENCE_REQUEST', proof.request).message.modelHash
-        : undefined
-      const executor = modelHash && executorFor(modelHash)
-      if (!modelHash || !executor)
-        throw new CannotVerifyError(modelHash ? hex(modelHash) : '(none)', FRAUD_PROOF_MODE_ID)
-      const responseEngine = proof.response
-        ? openEnvelope('INFERENCE_RESPONSE', proof.response).message.engine
-        : undefined
-      const ruling = await adjudicateFraudProof(proofEnvelope, {
-        executor,
-        tolerance: toleranceFor(modelHash, responseEngine),
-      })
-      if (ruling.fraud && ruling.provider.length === 32) {
-        reputation.record(peerIdFromSignerKey(ruling.provider).toString(), 'fraud', {
-          jobId: hex(ruling.jobId),
-          reason: `fraud proof from ${peerIdFromSignerKey(ruling.challenger).toString()}: ${ruling.reason}`,
-        })
-      }
-      const verdict = create(FraudVerdictSchema, {
-        fraudProofHash: sha256(proofEnvelope.payload),
-        jobId: ruling.jobId,
-        fraud: ruling.fraud,
-        reason: ruling.reason,
-        decidedAtMs: BigInt(Date.now()),
-      })
-      return encodeEnvelope(signEnvelope('FRAUD_VERDICT', verdict, node.signer))
-    },
-    { readTimeoutMs: 10_000, maxFrameBytes: 3 * 1024 * 1024 + 4096, rateLimit: { burst: 16, perSecond: 2 } },
-  )
+  await serveFraudProofs(node, { verifyModels, reputation })
+  const watch = createWatcher({
+    node,
+    registry,
+    receipts,
+    reputation,
+    verifyModels,
+    vrfSecretKey,
+    auditSteps,
+    onSettled: (verdict) => countJob({ verdict }),
+  })
 
   const offConnect = node.on('peer:connect', (event) => {
     void providers.refresh(String((event as CustomEvent).detail))
@@ -304,14 +236,14 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   const refresh = async (timeoutMs = 3_000) => {
     await providers.refreshConnected()
     const signal = AbortSignal.timeout(timeoutMs)
-    await Promise.all(verifyModels.map((m) => providers.discover(m.hash, signal)))
+    await Promise.all(verifyModels.all.map((m) => providers.discover(m.hash, signal)))
   }
   const periodic = setInterval(() => void refresh().catch(() => {}), 15_000)
   periodic.unref()
 
   function resolveModel(model: string): { hash: Uint8Array; name: string } {
     const lower = model.toLowerCase()
-    for (const m of verifyModels)
+    for (const m of verifyModels.all)
       if (m.name === model || m.hashHex === lower) return { hash: m.hash, name: m.name }
     for (const p of providers.all()) {
       for (const offer of p.capability.models) {
@@ -323,61 +255,13 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   }
 
   function modelNames(): string[] {
-    const names = new Set<string>(verifyModels.map((m) => m.name))
+    const names = new Set<string>(verifyModels.all.map((m) => m.name))
     for (const p of providers.all()) for (const o of p.capability.models) names.add(o.name)
     return [...names]
   }
 
-  /** Whether a provider's engine settings are the ones this router re-executes with. */
-  function sameEngine(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): boolean {
-    const mine = verifyModels.find((m) => bytesEqual(m.hash, modelHash))?.engine.engineInfo
-    return (
-      mine !== undefined &&
-      providerEngine !== undefined &&
-      providerEngine.engineVersion === mine.engineVersion &&
-      providerEngine.backend === mine.backend &&
-      providerEngine.build === mine.build &&
-      providerEngine.batchSize === mine.batchSize &&
-      providerEngine.flashAttention === mine.flashAttention &&
-      providerEngine.kvCacheType === mine.kvCacheType
-    )
-  }
-
-  /**
-   * The tolerance for comparing a provider's commitments with this router's re-execution: the calibrated
-   * one. The engine info is the provider's own claim, so the loose cross-build tolerance applies only
-   * when the operator opted in (`allowOtherBuilds`), and it then still catches another model.
-   */
-  function toleranceFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined) {
-    if (options.tolerance) return options.tolerance
-    if (options.allowOtherBuilds && !sameEngine(modelHash, providerEngine)) return CROSS_BUILD_TOLERANCE
-    const quantization = verifyModels.find((m) => bytesEqual(m.hash, modelHash))?.engine.summary.quantization
-    return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
-  }
-
-  /** Honest noise of the per-token check for this provider's hardware class (own build or another). */
-  function noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined) {
-    const tolerance = toleranceFor(modelHash, providerEngine)
-    return tokenNoiseFor(tolerance, sameEngine(modelHash, providerEngine) ? 'same-build' : 'other-build')
-  }
-
-  /** Whether a capability offer describes the router's own copy of the model (when it has one). */
-  function offerMatchesCopy(
-    hash: Uint8Array,
-    offer: { architecture: string; quantization: string; parameterCount: bigint; vocabSize: number },
-  ): boolean {
-    const mine = verifyModels.find((m) => bytesEqual(m.hash, hash))?.engine
-    if (mine === undefined) return true
-    return (
-      offer.architecture === mine.summary.architecture &&
-      offer.quantization === mine.summary.quantization &&
-      offer.parameterCount === BigInt(mine.summary.parameterCount) &&
-      offer.vocabSize === mine.vocabSize
-    )
-  }
-
   function executorFor(hash: Uint8Array): Executor | undefined {
-    return verifyModels.find((m) => bytesEqual(m.hash, hash))?.engine
+    return verifyModels.engineFor(hash)
   }
 
   /** A job whose stream failed the router's check before any response: receipt, ban, metrics. */
@@ -452,7 +336,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const engine = args.engine
     // Before the signed response names the provider's engine, its capability offer does (the same claim).
     const offered = providers.serving(args.modelHash).find((p) => p.provider.peerId === providerId)?.offer
-    const streamTolerance = toleranceFor(args.modelHash, offered?.engine)
+    const streamTolerance = verifyModels.toleranceFor(args.modelHash, offered?.engine)
     const stopStream = new AbortController()
     const answer = new AnswerStream({
       engine,
@@ -461,7 +345,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       sampling: { temperature: req.temperature, seed: req.seed },
       k: commitTopK,
       drift: streamTolerance.maxLogprobDelta,
-      noise: noiseFor(args.modelHash, offered?.engine),
+      noise: verifyModels.noiseFor(args.modelHash, offered?.engine),
       release,
       maxTokens: req.maxTokens,
       ...(options.streamCheckTokens !== undefined && { chunkTokens: options.streamCheckTokens }),
@@ -526,7 +410,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const { message: response } = openEnvelope('INFERENCE_RESPONSE', responseEnvelope, {
       signer: args.providerKey,
     })
-    const tolerance = toleranceFor(args.modelHash, response.engine)
+    const tolerance = verifyModels.toleranceFor(args.modelHash, response.engine)
     const verifyStarted = performance.now()
     const fail = (why: string) => {
       verdict = 'failed'
@@ -549,7 +433,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
     let tokenCheck = release === 'verified' ? answer.verdict() : undefined
     if (tokenCheck?.verdict === 'fail') fail(tokenCheck.reason)
-    const tokenNoise = release === 'verified' ? undefined : noiseFor(args.modelHash, response.engine)
+    const tokenNoise =
+      release === 'verified' ? undefined : verifyModels.noiseFor(args.modelHash, response.engine)
     if (!optimistic && mode.id !== MERKLE_MODE_ID && verdict !== 'failed') {
       // Modes with their own proof (zk_snark, third-party modes): the proof came after the response.
       const result = await mode.verify(
@@ -710,7 +595,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     }
     // The answer text is made from token ids with the router's own tokenizer, in every mode: without
     // the model the router could only pass on a provider's say-so.
-    const engine = verifyModels.find((m) => bytesEqual(m.hash, model.hash))?.engine
+    const engine = verifyModels.engineFor(model.hash)
     if (engine === undefined) throw new CannotVerifyError(req.model, req.verification)
     if (req.verification === ZK_SNARK_MODE_ID && req.temperature !== 0) {
       throw new BadRequestError('zk_snark proves greedy decoding only: use temperature 0')
@@ -845,11 +730,15 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       if (cap.maxOutputTokens > 0 && req.maxTokens > cap.maxOutputTokens) continue
       if (cap.maxCommitTopK > 0 && commitTopK > cap.maxCommitTopK) continue
       if (!ProviderTable.keyMatches(provider.peerId, provider.publicKey)) continue
-      if (!options.allowOtherBuilds && executorFor(hash) !== undefined && !sameEngine(hash, offer.engine))
+      if (
+        !options.allowOtherBuilds &&
+        executorFor(hash) !== undefined &&
+        !verifyModels.sameEngine(hash, offer.engine)
+      )
         continue
       // The file behind a hash has one architecture, weight type and size: an offer that says otherwise
       // is not for the model the router verifies with.
-      if (!offerMatchesCopy(hash, offer)) continue
+      if (!verifyModels.offerMatchesCopy(hash, offer)) continue
       // Live load: the provider's last record, or this router's own jobs on it if that says more.
       const inFlight = scheduler.inFlight(provider.peerId)
       const load =
@@ -873,83 +762,6 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       })
     }
     return out
-  }
-
-  /**
-   * The router's watcher for an optimistic answer: audits c VRF-chosen steps after the fact, and on a
-   * step the model does not produce, builds a self-contained fraud proof, adjudicates it, bans the
-   * provider and marks the receipt failed.
-   */
-  async function watch(
-    jobHex: string,
-    receipt: ReturnType<typeof create<typeof ReceiptSchema>>,
-    providerId: string,
-    modelHash: Uint8Array,
-  ): Promise<{ verdict: string; reason: string }> {
-    const settle = (verdict: 'verified' | 'failed', reason: string) => {
-      const updated = create(ReceiptSchema, { ...receipt, verdict, reason, issuedAtMs: BigInt(Date.now()) })
-      receipts.put(jobHex, signEnvelope('RECEIPT', updated, node.signer), providerId, verdict)
-      countJob({ verdict })
-      return { verdict, reason }
-    }
-    try {
-      const request = receipt.request!
-      const response = receipt.response!
-      const { message: res } = openEnvelope('INFERENCE_RESPONSE', response)
-      const executor = executorFor(modelHash)!
-      const tolerance = toleranceFor(modelHash, res.engine)
-      const challenge = createAuditChallenge({
-        vrfSecretKey,
-        jobId: res.jobId,
-        root: res.transcriptRoot,
-        stepCount: res.stepCount,
-        c: auditSteps,
-      })
-      if (challenge.steps.length === 0) {
-        reputation.record(providerId, 'success', { jobId: jobHex })
-        return settle('verified', 'no steps to check')
-      }
-      const challengeEnvelope = signEnvelope(
-        'AUDIT_CHALLENGE',
-        create(AuditChallengeSchema, { jobId: res.jobId, transcriptRoot: res.transcriptRoot, ...challenge }),
-        node.signer,
-      )
-      let auditProof: SignedEnvelope
-      try {
-        const bytes = await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope), {
-          readTimeoutMs: 30_000,
-        })
-        auditProof = decodeEnvelope(bytes)
-      } catch (error) {
-        if (!(error instanceof InfraxaError)) throw error
-        reputation.record(providerId, 'failed_audit', {
-          jobId: jobHex,
-          reason: `watcher audit refused: ${error.shortMessage}`,
-        })
-        return settle('failed', `the provider did not answer the watcher's audit: ${error.shortMessage}`)
-      }
-      // The full audit check: challenged steps exactly, openings under the signed root, sampling rule,
-      // re-execution within tolerance, prompt.
-      const result = await registry.get(MERKLE_MODE_ID).verify(
-        { request, response, challenge: challengeEnvelope, auditProof },
-        {
-          executor,
-          tolerance,
-          minAuditSteps: Math.min(auditSteps, res.stepCount),
-          tokenNoise: noiseFor(modelHash, res.engine),
-        },
-      )
-      if (!result.valid) {
-        reputation.record(providerId, 'fraud', { jobId: jobHex, reason: result.reason })
-        return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`)
-      }
-      reputation.record(providerId, 'success', { jobId: jobHex })
-      return settle('verified', `watcher re-executed ${challenge.steps.length} steps`)
-    } catch (error) {
-      const reason = error instanceof InfraxaError ? error.shortMessage : String(error)
-      if (!(error instanceof InfraxaError)) console.error('router: watcher error', error)
-      return { verdict: 'pending', reason: `watcher could not check yet: ${reason}` }
-    }
   }
 
   async function auditAgain(
@@ -995,14 +807,14 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     }
     const executor = executorFor(request.modelHash)
     if (executor === undefined) throw new CannotVerifyError(hex(request.modelHash), receipt.verificationMode)
-    const tolerance = toleranceFor(request.modelHash, response.engine)
+    const tolerance = verifyModels.toleranceFor(request.modelHash, response.engine)
     const result = await registry.get(receipt.verificationMode).verify(
       { request: receipt.request, response: receipt.response, challenge: challengeEnvelope, auditProof },
       {
         executor,
         tolerance,
         minAuditSteps: Math.min(auditSteps, response.stepCount),
-        tokenNoise: noiseFor(request.modelHash, response.engine),
+        tokenNoise: verifyModels.noiseFor(request.modelHash, response.engine),
       },
     )
     return result.valid ? { valid: true, reason: '' } : { valid: false, reason: result.reason }
@@ -1015,7 +827,8 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         string,
         { name: string; providers: number; verifiable: boolean; offer?: Record<string, unknown> }
       >()
-      for (const m of verifyModels) byHash.set(m.hashHex, { name: m.name, providers: 0, verifiable: true })
+      for (const m of verifyModels.all)
+        byHash.set(m.hashHex, { name: m.name, providers: 0, verifiable: true })
       for (const p of providers.all()) {
         if (reputation.get(p.peerId).banned) continue
         for (const o of p.capability.models) {
@@ -1041,7 +854,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     },
     receipt: (id) =>
       receipts.view(id.replace(/^chatcmpl-/, ''), (request, response) => {
-        const engine = verifyModels.find((m) => bytesEqual(m.hash, request.modelHash))?.engine
+        const engine = verifyModels.engineFor(request.modelHash)
         if (engine === undefined || response.outputTokens.some((t) => !(t >= 0 && t < engine.vocabSize)))
           return undefined
         const text = engine.answerText(response.promptTokens, request.sampling?.stop ?? [])
@@ -1053,7 +866,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       status: 'ok',
       peer_id: node.peerId.toString(),
       providers: providers.all().length,
-      verify_models: verifyModels.map((m) => ({ name: m.name, model_hash: m.hashHex })),
+      verify_models: verifyModels.all.map((m) => ({ name: m.name, model_hash: m.hashHex })),
       reputation: reputation.list().map((r) => ({
         peer_id: r.peerId,
         score: Number(r.score.toFixed(4)),

@@ -94,8 +94,14 @@ describe('SequencePool', () => {
     expect(a.slot).not.toBe(b.slot)
     expect(pool.busy).toBe(2)
     const order: string[] = []
-    const c = pool.acquire().then((x) => (order.push('c'), x))
-    const d = pool.acquire().then((x) => (order.push('d'), x))
+    const c = pool.acquire().then((x) => {
+      order.push('c')
+      return x
+    })
+    const d = pool.acquire().then((x) => {
+      order.push('d')
+      return x
+    })
     expect(pool.waiting).toBe(2)
     a.release()
     a.release() // twice is harmless

@@ -1,0 +1,151 @@
+import { basename } from 'node:path'
+import {
+  CALIBRATED_TOLERANCE,
+  CROSS_BUILD_TOLERANCE,
+  type EngineModel,
+  type LoadProgress,
+  loadModel,
+  tokenNoiseFor,
+  toleranceForQuantization,
+} from '@infraxa/engine'
+import type { TokenNoise, Tolerance } from '@infraxa/proofs/audit'
+import { bytesEqual, type EngineInfo as EngineInfoMessage } from '@infraxa/protocol'
+
+/** A model the router can re-execute to verify answers. */
+export type VerifyModelSource = { path: string } | { uri: string } | { engine: EngineModel }
+
+/** One model the router holds. */
+export interface VerifyModel {
+  readonly hash: Uint8Array
+  readonly hashHex: string
+  readonly name: string
+  readonly engine: EngineModel
+  /** Loaded here (disposed with the set), or lent by the caller. */
+  readonly owned: boolean
+}
+
+export interface VerifyModelOptions {
+  /** CPU threads for models loaded here. @default 2 */
+  threads?: number
+  onProgress?: (model: string, progress: LoadProgress) => void
+  /** A fixed tolerance instead of the calibrated ones. */
+  tolerance?: Tolerance
+  /** Judge providers on another engine build (with the cross-build tolerance and noise). */
+  allowOtherBuilds?: boolean
+}
+
+/**
+ * The router's own copies of the models it verifies, and what follows from comparing a provider's claims
+ * with them: which engine is the same as the router's, which tolerance and which honest-noise model a
+ * comparison uses, whether a capability offer describes the file behind its hash.
+ */
+export class VerifyModels {
+  readonly all: readonly VerifyModel[]
+  readonly #options: VerifyModelOptions
+
+  private constructor(models: VerifyModel[], options: VerifyModelOptions) {
+    this.all = models
+    this.#options = options
+  }
+
+  /** Loads every source (disposing what was loaded if one fails). */
+  static async load(
+    sources: readonly VerifyModelSource[],
+    options: VerifyModelOptions,
+  ): Promise<VerifyModels> {
+    const models: VerifyModel[] = []
+    try {
+      for (const source of sources) {
+        const owned = !('engine' in source)
+        const engine =
+          'engine' in source
+            ? source.engine
+            : await loadModel({
+                ...('path' in source ? { path: source.path } : { uri: source.uri }),
+                threads: options.threads ?? 2,
+                ...(options.onProgress && {
+                  onProgress: (p: LoadProgress) =>
+                    options.onProgress!('path' in source ? source.path : source.uri, p),
+                }),
+              })
+        const identity = await engine.identity()
+        const name =
+          'engine' in source
+            ? (identity.name ?? identity.hashHex.slice(0, 12))
+            : basename('path' in source ? source.path : source.uri).replace(/\.gguf$/i, '')
+        models.push({ hash: identity.hash, hashHex: identity.hashHex, name, engine, owned })
+      }
+    } catch (error) {
+      for (const m of models) if (m.owned) await m.engine.dispose()
+      throw error
+    }
+    return new VerifyModels(models, options)
+  }
+
+  find(hash: Uint8Array): VerifyModel | undefined {
+    return this.all.find((m) => bytesEqual(m.hash, hash))
+  }
+
+  engineFor(hash: Uint8Array): EngineModel | undefined {
+    return this.find(hash)?.engine
+  }
+
+  /** Whether a provider's engine settings are the ones this router re-executes with. */
+  sameEngine(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): boolean {
+    const mine = this.engineFor(modelHash)?.engineInfo
+    return (
+      mine !== undefined &&
+      providerEngine !== undefined &&
+      providerEngine.engineVersion === mine.engineVersion &&
+      providerEngine.backend === mine.backend &&
+      providerEngine.build === mine.build &&
+      providerEngine.batchSize === mine.batchSize &&
+      providerEngine.flashAttention === mine.flashAttention &&
+      providerEngine.kvCacheType === mine.kvCacheType
+    )
+  }
+
+  /**
+   * The tolerance for comparing a provider's commitments with this router's re-execution: the calibrated
+   * one. The engine info is the provider's own claim, so the loose cross-build tolerance applies only
+   * when the operator opted in (`allowOtherBuilds`), and it then still catches another model.
+   */
+  toleranceFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): Tolerance {
+    if (this.#options.tolerance) return this.#options.tolerance
+    if (this.#options.allowOtherBuilds && !this.sameEngine(modelHash, providerEngine))
+      return CROSS_BUILD_TOLERANCE
+    const quantization = this.engineFor(modelHash)?.summary.quantization
+    return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
+  }
+
+  /** Honest noise of the per-token check for this provider's hardware class (own build or another). */
+  noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): TokenNoise {
+    return tokenNoiseFor(
+      this.toleranceFor(modelHash, providerEngine),
+      this.sameEngine(modelHash, providerEngine) ? 'same-build' : 'other-build',
+    )
+  }
+
+  /**
+   * Whether a capability offer describes the router's copy of the model (when it has one): the file
+   * behind a hash has one architecture, weight type, size and vocabulary.
+   */
+  offerMatchesCopy(
+    hash: Uint8Array,
+    offer: { architecture: string; quantization: string; parameterCount: bigint; vocabSize: number },
+  ): boolean {
+    const mine = this.engineFor(hash)
+    if (mine === undefined) return true
+    return (
+      offer.architecture === mine.summary.architecture &&
+      offer.quantization === mine.summary.quantization &&
+      offer.parameterCount === BigInt(mine.summary.parameterCount) &&
+      offer.vocabSize === mine.vocabSize
+    )
+  }
+
+  /** Disposes the models loaded here (not the lent ones). */
+  async dispose(): Promise<void> {
+    for (const m of this.all) if (m.owned) await m.engine.dispose()
+  }
+}

@@ -1,0 +1,123 @@
+import type { InfraxaNode } from '@infraxa/p2p'
+import { createAuditChallenge } from '@infraxa/proofs/audit'
+import { MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
+import {
+  AuditChallengeSchema,
+  create,
+  decodeEnvelope,
+  encodeEnvelope,
+  InfraxaError,
+  openEnvelope,
+  PROTOCOL_IDS,
+  ReceiptSchema,
+  type SignedEnvelope,
+  signEnvelope,
+} from '@infraxa/protocol'
+import type { ReceiptStore } from './receipts.js'
+import type { ReputationBook } from './reputation.js'
+import type { VerifyModels } from './verify-models.js'
+
+export interface WatcherDeps {
+  node: InfraxaNode
+  registry: ModeRegistry
+  receipts: ReceiptStore
+  reputation: ReputationBook
+  verifyModels: VerifyModels
+  vrfSecretKey: Uint8Array
+  auditSteps: number
+  /** Called with each settled verdict (metrics). */
+  onSettled: (verdict: 'verified' | 'failed') => void
+}
+
+/**
+ * The optimistic mode's watcher: settles a `pending` receipt by auditing the answer after the fact
+ * (same VRF challenge and full audit check as an audited job, with the per-token verdict), re-signing
+ * the receipt `verified` or `failed` and recording success or fraud in the reputation book.
+ */
+export function createWatcher({
+  node,
+  registry,
+  receipts,
+  reputation,
+  verifyModels,
+  vrfSecretKey,
+  auditSteps,
+  onSettled,
+}: WatcherDeps) {
+  /**
+   * The router's watcher for an optimistic answer: audits c VRF-chosen steps after the fact, and on a
+   * step the model does not produce, builds a self-contained fraud proof, adjudicates it, bans the
+   * provider and marks the receipt failed.
+   */
+  return async function watch(
+    jobHex: string,
+    receipt: ReturnType<typeof create<typeof ReceiptSchema>>,
+    providerId: string,
+    modelHash: Uint8Array,
+  ): Promise<{ verdict: string; reason: string }> {
+    const settle = (verdict: 'verified' | 'failed', reason: string) => {
+      const updated = create(ReceiptSchema, { ...receipt, verdict, reason, issuedAtMs: BigInt(Date.now()) })
+      receipts.put(jobHex, signEnvelope('RECEIPT', updated, node.signer), providerId, verdict)
+      onSettled(verdict)
+      return { verdict, reason }
+    }
+    try {
+      const request = receipt.request!
+      const response = receipt.response!
+      const { message: res } = openEnvelope('INFERENCE_RESPONSE', response)
+      const executor = verifyModels.engineFor(modelHash)!
+      const tolerance = verifyModels.toleranceFor(modelHash, res.engine)
+      const challenge = createAuditChallenge({
+        vrfSecretKey,
+        jobId: res.jobId,
+        root: res.transcriptRoot,
+        stepCount: res.stepCount,
+        c: auditSteps,
+      })
+      if (challenge.steps.length === 0) {
+        reputation.record(providerId, 'success', { jobId: jobHex })
+        return settle('verified', 'no steps to check')
+      }
+      const challengeEnvelope = signEnvelope(
+        'AUDIT_CHALLENGE',
+        create(AuditChallengeSchema, { jobId: res.jobId, transcriptRoot: res.transcriptRoot, ...challenge }),
+        node.signer,
+      )
+      let auditProof: SignedEnvelope
+      try {
+        const bytes = await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope), {
+          readTimeoutMs: 30_000,
+        })
+        auditProof = decodeEnvelope(bytes)
+      } catch (error) {
+        if (!(error instanceof InfraxaError)) throw error
+        reputation.record(providerId, 'failed_audit', {
+          jobId: jobHex,
+          reason: `watcher audit refused: ${error.shortMessage}`,
+        })
+        return settle('failed', `the provider did not answer the watcher's audit: ${error.shortMessage}`)
+      }
+      // The full audit check: challenged steps exactly, openings under the signed root, sampling rule,
+      // re-execution within tolerance, prompt.
+      const result = await registry.get(MERKLE_MODE_ID).verify(
+        { request, response, challenge: challengeEnvelope, auditProof },
+        {
+          executor,
+          tolerance,
+          minAuditSteps: Math.min(auditSteps, res.stepCount),
+          tokenNoise: verifyModels.noiseFor(modelHash, res.engine),
+        },
+      )
+      if (!result.valid) {
+        reputation.record(providerId, 'fraud', { jobId: jobHex, reason: result.reason })
+        return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`)
+      }
+      reputation.record(providerId, 'success', { jobId: jobHex })
+      return settle('verified', `watcher re-executed ${challenge.steps.length} steps`)
+    } catch (error) {
+      const reason = error instanceof InfraxaError ? error.shortMessage : String(error)
+      if (!(error instanceof InfraxaError)) console.error('router: watcher error', error)
+      return { verdict: 'pending', reason: `watcher could not check yet: ${reason}` }
+    }
+  }
+}
