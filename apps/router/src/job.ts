@@ -1,0 +1,418 @@
+import { randomBytes } from 'node:crypto'
+import type { EngineModel } from '@infraxa/engine'
+import type { InfraxaNode } from '@infraxa/p2p'
+import { createAuditChallenge, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
+import { FRAUD_PROOF_MODE_ID, MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
+import {
+  AuditChallengeSchema,
+  bytesEqual,
+  create,
+  decodeEnvelope,
+  decodeMessage,
+  encodeEnvelope,
+  InferenceRequestSchema,
+  InfraxaError,
+  openEnvelope,
+  PROTOCOL_IDS,
+  ReceiptSchema,
+  RemoteError,
+  type SignedEnvelope,
+  signEnvelope,
+  TokenCheckSchema,
+} from '@infraxa/protocol'
+import { AnswerStream, type Release } from './answer-stream.js'
+import type { CompletionReceipt, CompletionRequest, CompletionResult } from './http.js'
+import type { ProviderTable } from './provider-table.js'
+import type { ReceiptStore } from './receipts.js'
+import type { ReputationBook } from './reputation.js'
+import type { VerifyModels } from './verify-models.js'
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+
+export interface JobSettings {
+  auditSteps: number
+  auditRate: number
+  jobTimeoutMs: number
+  commitTopK: number
+  challengeWindowMs: number
+  streamCheckTokens?: number
+}
+
+export interface JobDeps {
+  node: InfraxaNode
+  registry: ModeRegistry
+  receipts: ReceiptStore
+  reputation: ReputationBook
+  providers: ProviderTable
+  verifyModels: VerifyModels
+  vrfSecretKey: Uint8Array
+  settings: JobSettings
+  /** Optimistic answers being settled, by receipt id. */
+  settling: Map<string, Promise<{ verdict: string; reason: string }>>
+  watch: (
+    jobHex: string,
+    receipt: ReturnType<typeof create<typeof ReceiptSchema>>,
+    providerId: string,
+    modelHash: Uint8Array,
+  ) => Promise<{ verdict: string; reason: string }>
+  metrics: {
+    countJob: (labels: Record<string, string>) => void
+    countAudit: (labels: Record<string, string>, by?: number) => void
+  }
+}
+
+/**
+ * One job on one provider, the pipeline of a completion: sign the request, stream the answer (tokens
+ * only; text made and released by {@link AnswerStream}), check the signed response commits to the
+ * streamed tokens and the requested prompt, verify it per its mode (audit with the per-token verdict,
+ * mode proof, or optimistic settlement by the watcher), sign a receipt and record the outcome.
+ */
+export function createJobRunner({
+  node,
+  registry,
+  receipts,
+  reputation,
+  providers,
+  verifyModels,
+  vrfSecretKey,
+  settings,
+  settling,
+  watch,
+  metrics: { countJob, countAudit },
+}: JobDeps) {
+  const { auditSteps, auditRate, jobTimeoutMs, commitTopK, challengeWindowMs } = settings
+  const executorFor = (hash: Uint8Array) => verifyModels.engineFor(hash)
+
+  /** A job whose stream failed the router's check before any response: receipt, ban, metrics. */
+  function recordFailure(
+    jobHex: string,
+    requestEnvelope: SignedEnvelope,
+    providerId: string,
+    reason: string,
+    release: Release,
+  ): void {
+    const receipt = create(ReceiptSchema, {
+      jobId: Buffer.from(jobHex, 'hex'),
+      request: requestEnvelope,
+      verificationMode: openEnvelope('INFERENCE_REQUEST', requestEnvelope).message.verificationMode,
+      verdict: 'failed',
+      reason,
+      issuedAtMs: BigInt(Date.now()),
+      streaming: release === 'held' ? '' : release,
+    })
+    receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, 'failed')
+    countJob({ verdict: 'failed' })
+    reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason })
+  }
+
+  return async function runJob(args: {
+    request: CompletionRequest
+    modelHash: Uint8Array
+    modelName: string
+    providerId: string
+    providerKey: Uint8Array
+    /** The router's copy of the model, and the prompt as it tokenizes the request's messages. */
+    engine: EngineModel
+    promptTokens: readonly number[]
+    onText: ((text: string) => void) | undefined
+    signal: AbortSignal
+    /** Set once text of this job reached the client: from then on a failure cannot be retried. */
+    delivered: { value: boolean }
+  }): Promise<CompletionResult> {
+    const { request: req, providerId } = args
+    const rep = reputation.get(providerId)
+    const started = performance.now()
+    const jobId = new Uint8Array(randomBytes(16))
+    const jobHex = hex(jobId)
+    const requestMessage = create(InferenceRequestSchema, {
+      jobId,
+      modelHash: args.modelHash,
+      messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+      sampling: {
+        temperature: req.temperature,
+        seed: req.seed,
+        maxTokens: req.maxTokens,
+        stop: [...req.stop],
+      },
+      commitTopK,
+      verificationMode: req.verification,
+      routerNonce: new Uint8Array(randomBytes(32)),
+      deadlineMs: BigInt(Date.now() + jobTimeoutMs),
+      providerPublicKey: args.providerKey,
+      vrfPublicKey: vrfPublicKey(vrfSecretKey),
+    })
+    const requestEnvelope = signEnvelope('INFERENCE_REQUEST', requestMessage, node.signer)
+    // Providers on probation are audited before anything reaches the client (the optimistic mode answers
+    // at once); otherwise a streaming client gets text a chunk behind the router's re-execution, or as it
+    // comes when it asked for live streaming.
+    const optimistic = req.verification === FRAUD_PROOF_MODE_ID
+    const release: Release =
+      args.onText === undefined || (rep.onProbation && !optimistic)
+        ? 'held'
+        : req.streamMode === 'live'
+          ? 'live'
+          : 'verified'
+    const engine = args.engine
+    // Before the signed response names the provider's engine, its capability offer does (the same claim).
+    const offered = providers.serving(args.modelHash).find((p) => p.provider.peerId === providerId)?.offer
+    const streamTolerance = verifyModels.toleranceFor(args.modelHash, offered?.engine)
+    const stopStream = new AbortController()
+    const answer = new AnswerStream({
+      engine,
+      promptTokens: args.promptTokens,
+      stop: req.stop,
+      sampling: { temperature: req.temperature, seed: req.seed },
+      k: commitTopK,
+      drift: streamTolerance.maxLogprobDelta,
+      noise: verifyModels.noiseFor(args.modelHash, offered?.engine),
+      release,
+      maxTokens: req.maxTokens,
+      ...(settings.streamCheckTokens !== undefined && { chunkTokens: settings.streamCheckTokens }),
+      ...(args.onText && {
+        onText: (text: string) => {
+          args.delivered.value = true
+          args.onText!(text)
+        },
+      }),
+      onFailure: () => stopStream.abort(),
+    })
+    let responseEnvelope: SignedEnvelope | undefined
+    let modeProofBytes: Uint8Array | undefined
+    const signal = AbortSignal.any([args.signal, AbortSignal.timeout(jobTimeoutMs), stopStream.signal])
+    try {
+      for await (const frame of node.requestStream(
+        providerId,
+        PROTOCOL_IDS.inference,
+        encodeEnvelope(requestEnvelope),
+        {
+          signal,
+          readTimeoutMs: Math.min(jobTimeoutMs, 60_000),
+        },
+      )) {
+        const decoded = decodeMessage('INFERENCE_FRAME', frame).frame
+        if (decoded.case === 'chunk') {
+          if (!bytesEqual(decoded.value.jobId, jobId))
+            throw new InfraxaError('ERR_PROTOCOL_VIOLATION', 'provider streamed a chunk of another job')
+          answer.push(decoded.value.step, decoded.value.token)
+        } else if (decoded.case === 'response') {
+          responseEnvelope = decoded.value
+        } else if (decoded.case === 'zkProof') {
+          modeProofBytes = encodeEnvelope(decoded.value)
+        } else if (decoded.case === 'error') {
+          throw new RemoteError(decoded.value)
+        }
+      }
+    } catch (error) {
+      // A failed stream check stopped the stream: that failure is the verdict, not the abort.
+      if (answer.failure === undefined || args.signal.aborted) throw error
+    }
+    await answer.finish()
+    if (answer.failure !== undefined) {
+      const reason = `streamed tokens failed the router's re-execution: ${answer.failure}`
+      recordFailure(jobHex, requestEnvelope, providerId, reason, release)
+      throw new VerificationFailed(providerId, reason, jobHex)
+    }
+    if (responseEnvelope === undefined)
+      throw new InfraxaError('ERR_NO_RESPONSE', 'provider closed the stream without a response')
+    const generatedMs = performance.now() - started
+
+    const mode = registry.get(req.verification)
+    const executor = executorFor(args.modelHash)
+    // Audits cover model execution in every mode but the optimistic one (whose watcher audits later);
+    // a router without the model can still check a mode proof (zk), not the execution.
+    const audit = !optimistic && executor !== undefined && (rep.onProbation || Math.random() < auditRate)
+    let verdict = 'unaudited' as CompletionReceipt['verdict']
+    let reason = ''
+    let challengeEnvelope: SignedEnvelope | undefined
+    let auditProofEnvelope: SignedEnvelope | undefined
+    let audited = 0
+    const { message: response } = openEnvelope('INFERENCE_RESPONSE', responseEnvelope, {
+      signer: args.providerKey,
+    })
+    const tolerance = verifyModels.toleranceFor(args.modelHash, response.engine)
+    const verifyStarted = performance.now()
+    const fail = (why: string) => {
+      verdict = 'failed'
+      reason = why
+    }
+    // The signed commitment must hold exactly the tokens streamed, and the prompt the router asked for.
+    if (
+      response.outputTokens.length !== answer.tokens.length ||
+      response.outputTokens.some((t, i) => t !== answer.tokens[i])
+    ) {
+      fail(
+        `the signed response commits to other tokens than the ${answer.tokens.length} streamed (${response.outputTokens.length} committed)`,
+      )
+    } else if (
+      response.promptTokens.length !== args.promptTokens.length ||
+      response.promptTokens.some((t, i) => t !== args.promptTokens[i])
+    ) {
+      fail('prompt tokens are not the requested messages under the model chat template')
+    }
+    // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
+    let tokenCheck = release === 'verified' ? answer.verdict() : undefined
+    if (tokenCheck?.verdict === 'fail') fail(tokenCheck.reason)
+    const tokenNoise =
+      release === 'verified' ? undefined : verifyModels.noiseFor(args.modelHash, response.engine)
+    if (!optimistic && mode.id !== MERKLE_MODE_ID && verdict !== 'failed') {
+      // Modes with their own proof (zk_snark, third-party modes): the proof came after the response.
+      const result = await mode.verify(
+        {
+          request: requestEnvelope,
+          response: responseEnvelope,
+          ...(modeProofBytes && { modeProof: modeProofBytes }),
+        },
+        { ...(executor && { executor }), tolerance },
+      )
+      if (result.valid) verdict = 'verified'
+      else fail(result.reason)
+    }
+    if (audit && verdict !== 'failed') {
+      const challenge = createAuditChallenge({
+        vrfSecretKey,
+        jobId,
+        root: response.transcriptRoot,
+        stepCount: response.stepCount,
+        c: auditSteps,
+      })
+      challengeEnvelope = signEnvelope(
+        'AUDIT_CHALLENGE',
+        create(AuditChallengeSchema, { jobId, transcriptRoot: response.transcriptRoot, ...challenge }),
+        node.signer,
+      )
+      try {
+        const proofBytes = await node.request(
+          providerId,
+          PROTOCOL_IDS.audit,
+          encodeEnvelope(challengeEnvelope),
+          {
+            signal: AbortSignal.any([args.signal, AbortSignal.timeout(30_000)]),
+            readTimeoutMs: 30_000,
+          },
+        )
+        auditProofEnvelope = decodeEnvelope(proofBytes)
+      } catch (error) {
+        // The client went away: no verdict, and nothing held against the provider.
+        if (args.signal.aborted) throw error
+        // Refusing or failing an audit counts as failing it.
+        if (error instanceof InfraxaError) fail(`audit not answered: ${error.shortMessage}`)
+        else throw error
+      }
+      if (auditProofEnvelope !== undefined) {
+        const result = await registry.get(MERKLE_MODE_ID).verify(
+          {
+            request: requestEnvelope,
+            response: responseEnvelope,
+            challenge: challengeEnvelope,
+            auditProof: auditProofEnvelope,
+          },
+          {
+            executor: executor!,
+            tolerance,
+            minAuditSteps: Math.min(auditSteps, response.stepCount),
+            ...(tokenNoise && { tokenNoise }),
+          },
+        )
+        if (result.valid) verdict = 'verified'
+        else fail(result.reason)
+        tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
+        audited = challenge.steps.length
+        countAudit({}, audited)
+      }
+    }
+    if (optimistic && verdict !== 'failed') {
+      const result = await mode.verify(
+        { request: requestEnvelope, response: responseEnvelope },
+        { executor: executor!, tolerance },
+      )
+      verdict = result.valid ? 'pending' : 'failed'
+      reason = result.valid ? '' : result.reason
+    }
+    const verifyMs = performance.now() - verifyStarted
+    const receipt = create(ReceiptSchema, {
+      jobId,
+      request: requestEnvelope,
+      response: responseEnvelope,
+      verificationMode: req.verification,
+      ...(challengeEnvelope && { challenge: challengeEnvelope }),
+      ...(auditProofEnvelope && { auditProof: auditProofEnvelope }),
+      ...(modeProofBytes && { modeProof: modeProofBytes }),
+      verdict,
+      reason,
+      issuedAtMs: BigInt(Date.now()),
+      challengeWindowEndsMs: optimistic ? BigInt(Date.now() + challengeWindowMs) : 0n,
+      streaming: release === 'held' ? '' : release,
+      ...(tokenCheck && { tokenCheck: tokenCheckMessage(tokenCheck) }),
+    })
+    receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, verdict)
+    if (verdict === 'pending') {
+      const watching = watch(jobHex, receipt, providerId, args.modelHash)
+      settling.set(jobHex, watching)
+      watching.finally(() => setTimeout(() => settling.delete(jobHex), challengeWindowMs).unref())
+    }
+    countJob({ verdict })
+    if (verdict === 'failed') {
+      reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason })
+      throw new VerificationFailed(providerId, reason, jobHex)
+    }
+    // Only an audit of execution is evidence: proof-only or unaudited jobs do not count toward probation.
+    if (audited > 0) reputation.record(providerId, 'success', { jobId: jobHex })
+    providers.observeLatency(providerId, generatedMs)
+    const text = answer.releaseRest()
+    return {
+      id: `chatcmpl-${jobHex}`,
+      model: args.modelName,
+      text,
+      finishReason: response.finishReason === 'eog' ? 'stop' : response.finishReason,
+      promptTokens: response.promptTokens.length,
+      completionTokens: response.stepCount,
+      receipt: {
+        receipt_id: jobHex,
+        verification: req.verification,
+        verdict,
+        provider: providerId,
+        model_hash: hex(args.modelHash),
+        audited_steps: audited,
+        attempts: 1,
+        streaming: release === 'held' ? 'none' : release,
+        ...(tokenCheck && {
+          token_check: {
+            steps: tokenCheck.steps,
+            mismatches: tokenCheck.mismatches,
+            largest_margin: tokenCheck.largestMargin,
+            p_value: tokenCheck.pValue,
+            verdict: tokenCheck.verdict,
+          },
+        }),
+        timings_ms: {
+          generate: Math.round(generatedMs),
+          verify: Math.round(verifyMs),
+          provider_prompt: response.timings?.promptMs ?? 0,
+          provider_decode: response.timings?.generateMs ?? 0,
+        },
+      },
+    }
+  }
+}
+
+/** A provider's answer failed verification (already recorded: the provider is banned). */
+export class VerificationFailed extends InfraxaError {
+  readonly reason: string
+  constructor(providerId: string, reason: string, jobId: string) {
+    super('ERR_VERIFICATION_FAILED', `answer of ${providerId} failed verification: ${reason}`, {
+      details: `receipt ${jobId}`,
+    })
+    this.reason = reason
+  }
+}
+
+/** The receipt's record of a per-token verdict. */
+function tokenCheckMessage(v: TokenVerdict) {
+  return create(TokenCheckSchema, {
+    steps: v.steps,
+    mismatches: v.mismatches,
+    largestMargin: Number.isFinite(v.largestMargin) ? v.largestMargin : -1,
+    pValue: v.pValue,
+    verdict: v.verdict,
+  })
+}
