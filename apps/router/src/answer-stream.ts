@@ -58,6 +58,7 @@ export class AnswerStream {
   #localFault: unknown
   #failure: string | undefined
   #delivered = false
+  #checkMs = 0
 
   constructor(options: AnswerStreamOptions) {
     this.#options = options
@@ -68,6 +69,11 @@ export class AnswerStream {
   /** Why the stream check failed (the provider's fault), if it did. */
   get failure(): string | undefined {
     return this.#failure
+  }
+
+  /** Time spent re-executing streamed chunks (verified streaming), in ms. */
+  get checkMs(): number {
+    return this.#checkMs
   }
 
   /** Whether any text reached the client. */
@@ -146,18 +152,22 @@ export class AnswerStream {
       const { engine, promptTokens, k, sampling, drift, noise } = this.#options
       const positions = Array.from({ length: end - from }, (_, i) => from + i)
       let distributions: Awaited<ReturnType<EngineModel['replay']>>
+      const started = performance.now()
       try {
         distributions = await engine.replay({
           promptTokens,
           outputTokens: this.tokens.slice(0, end),
           positions,
           topK: k + TOKEN_CHECK_EXTRA,
+          relativePositions: positions,
           reuseCache: true,
         })
       } catch (error) {
         if (!(error instanceof InfraxaError) || LOCAL_FAULTS.has(error.code)) this.#localFault = error
         else this.#fail(`re-execution rejected the streamed tokens: ${error.shortMessage}`)
         return
+      } finally {
+        this.#checkMs += performance.now() - started
       }
       for (let i = 0; i < positions.length; i++) {
         const t = positions[i]!

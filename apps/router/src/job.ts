@@ -387,6 +387,7 @@ export function createJobRunner({
         timings_ms: {
           generate: Math.round(generatedMs),
           verify: Math.round(verifyMs),
+          stream_check: Math.round(answer.checkMs),
           provider_prompt: response.timings?.promptMs ?? 0,
           provider_decode: response.timings?.generateMs ?? 0,
         },

@@ -199,6 +199,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   )
   metrics.gauge('infraxa_providers', 'Providers in the table', () => providers.all().length)
   metrics.gauge(
+    'infraxa_pending_completions',
+    'Completions waiting for or running on a provider',
+    () => scheduler.pendingTotal,
+  )
+  metrics.gauge(
+    'infraxa_jobs_in_flight',
+    'Jobs this router runs on providers now',
+    () => scheduler.inFlightTotal,
+  )
+  metrics.gauge(
     'infraxa_banned_providers',
     'Providers banned for cheating',
     () => reputation.list().filter((r) => r.banned).length,

@@ -35,6 +35,20 @@ export class Scheduler {
     return this.#pending.get(model) ?? 0
   }
 
+  /** Completions waiting or running, over all models. */
+  get pendingTotal(): number {
+    let n = 0
+    for (const v of this.#pending.values()) n += v
+    return n
+  }
+
+  /** Jobs this router runs on providers now, over all providers. */
+  get inFlightTotal(): number {
+    let n = 0
+    for (const v of this.#inFlight.values()) n += v
+    return n
+  }
+
   /** Jobs this router runs on the provider now. */
   inFlight(peerId: string): number {
     return this.#inFlight.get(peerId) ?? 0

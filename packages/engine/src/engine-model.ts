@@ -244,7 +244,7 @@ export class EngineModel implements AsyncDisposable {
     checkPositiveInteger('topK', request.topK, this.vocabSize)
     this.#checkPrompt(promptTokens)
     this.#checkTokens(outputTokens, 'outputTokens')
-    for (const t of positions) {
+    for (const t of [...positions, ...(request.relativePositions ?? [])]) {
       if (!Number.isInteger(t) || t < 0 || t >= outputTokens.length) {
         throw new InvalidArgumentError(`replay position ${t} is outside 0..${outputTokens.length - 1}`)
       }

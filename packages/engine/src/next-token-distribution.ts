@@ -24,6 +24,20 @@ export function withDistribution(token: number): ControlledEvaluateInputItem {
   return [asLlamaToken(token), DISTRIBUTION_REQUEST]
 }
 
+/**
+ * An evaluation input item that asks for the k most likely next tokens *renormalised over those k*
+ * (node-llama-cpp's `topK` sampler option): log-prob differences are exact, absolute values are not. About
+ * as cheap as no distribution at all, where the full one costs ~5× a decode step on a 32k vocabulary.
+ */
+export function withRelativeDistribution(token: number, k: number): ControlledEvaluateInputItem {
+  return [
+    asLlamaToken(token),
+    {
+      generateNext: { probabilities: true, options: { temperature: 1, topK: k, topP: 1, minP: 0, seed: 0 } },
+    },
+  ]
+}
+
 /** The top-k of the distribution node-llama-cpp returned for one input item. */
 export function readTopK(output: ControlledEvaluateIndexOutput | undefined, k: number): TokenLogprob[] {
   const probabilities = output?.next.probabilities

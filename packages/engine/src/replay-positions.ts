@@ -1,6 +1,6 @@
 import type { ControlledEvaluateInputItem, LlamaContextSequence } from 'node-llama-cpp'
-import { plainItem, readTopK, withDistribution } from './next-token-distribution.js'
-import type { TokenLogprob } from './top-k.js'
+import { plainItem, readTopK, withDistribution, withRelativeDistribution } from './next-token-distribution.js'
+import { compareTokenLogprobs, MIN_LOGPROB, type TokenLogprob } from './top-k.js'
 
 /**
  * A teacher-forced evaluation request: the `Executor` interface of `@infraxa/proofs`. Position `t` means
@@ -13,6 +13,13 @@ export interface ReplayRequest {
   positions: readonly number[]
   /** How many entries per distribution. */
   topK: number
+  /**
+   * Positions (also in `positions`) whose distribution may come renormalised over its `topK` entries:
+   * log-prob differences exact, absolute values shifted — enough to score a token against the sampler,
+   * and several times cheaper on a large vocabulary. A position also needed in full (listed here and
+   * compared elsewhere) should be left out.
+   */
+  relativePositions?: readonly number[]
   /**
    * Keep the KV cache of the previous replay on this model where it is a prefix of this one, and
    * evaluate only the rest: a verifier checking a stream chunk by chunk then pays for each token once.
@@ -56,11 +63,36 @@ export async function replayPositions(
   if (positions.length === 0) return []
   const tokens = replayTokens(request)
   const wanted = new Set(positions.map((t) => promptTokens.length - 1 + t))
+  const relative = new Set((request.relativePositions ?? []).map((t) => promptTokens.length - 1 + t))
   const input: ControlledEvaluateInputItem[] = tokens
     .slice(kept)
-    .map((token, i) => (wanted.has(kept + i) ? withDistribution(token) : plainItem(token)))
+    .map((token, i) =>
+      !wanted.has(kept + i)
+        ? plainItem(token)
+        : relative.has(kept + i)
+          ? withRelativeDistribution(token, request.topK)
+          : withDistribution(token),
+    )
   const outputs = await sequence.controlledEvaluate(input)
   const byIndex = new Map<number, TokenLogprob[]>()
-  for (const index of wanted) byIndex.set(index, readTopK(outputs[index - kept], request.topK))
+  for (const index of wanted) {
+    const output = outputs[index - kept]
+    byIndex.set(
+      index,
+      relative.has(index) ? readRelativeTopK(output, request.topK) : readTopK(output, request.topK),
+    )
+  }
   return positions.map((t) => byIndex.get(promptTokens.length - 1 + t)!.map((entry) => ({ ...entry })))
+}
+
+/** The entries of a relative (top-k renormalised) distribution, most likely first (ties: lower id). */
+function readRelativeTopK(output: Parameters<typeof readTopK>[0], k: number): TokenLogprob[] {
+  const probabilities = output?.next.probabilities
+  if (!probabilities) throw new Error('llama.cpp returned no distribution for a requested position')
+  const out = [...probabilities].map(([id, p]) => ({
+    id,
+    logprob: p > 0 ? Math.max(Math.log(p), MIN_LOGPROB) : MIN_LOGPROB,
+  }))
+  out.sort(compareTokenLogprobs)
+  return out.slice(0, k)
 }

@@ -343,6 +343,32 @@ describe('replay', () => {
     expect(reused).toEqual(fresh)
   })
 
+  it('returns relative (top-k renormalised) distributions whose log-prob differences are the full ones', async () => {
+    for (const model of [stories, generatedQ8]) {
+      const result = await model.generate({ promptTokens: [1, 300, 301], maxTokens: 24 }).result
+      const positions = result.steps.map((s) => s.t)
+      const full = await model.replay({ ...result, positions, topK: 16 })
+      const relative = await model.replay({ ...result, positions, topK: 16, relativePositions: positions })
+      positions.forEach((t) => {
+        const f = full[t]!
+        const r = relative[t]!
+        expect(r.map((e) => e.id)).toEqual(f.map((e) => e.id))
+        const shift = f[0]!.logprob - r[0]!.logprob
+        expect(shift).toBeLessThanOrEqual(1e-9)
+        r.forEach((e, i) => expect(e.logprob + shift).toBeCloseTo(f[i]!.logprob, 5))
+      })
+    }
+    await expect(
+      generatedQ8.replay({
+        promptTokens: [1, 5],
+        outputTokens: [6, 7],
+        positions: [0],
+        topK: 4,
+        relativePositions: [2],
+      }),
+    ).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+
   it('gives typed errors for an empty prompt, overflow, bad positions and bad tokens', async () => {
     const ok = { promptTokens: [1, 5], outputTokens: [6, 7, 8], positions: [0], topK: 4 }
     await expect(stories.replay({ ...ok, promptTokens: [] })).rejects.toBeInstanceOf(EmptyPromptError)

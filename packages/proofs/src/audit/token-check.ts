@@ -63,7 +63,11 @@ export function scoreToken(args: {
   for (let i = 0; i < Math.min(k, distribution.length); i++) {
     if (distribution[i]!.logprob > outside + 2 * drift && scores[i]! > best) best = scores[i]!
   }
-  const gap = Math.max(0, best - scores[rank]!)
+  // Below two quanta the two scores are the same up to fixed-point rounding (relative distributions are
+  // quantised after a shift): no evidence either way.
+  const raw = best - scores[rank]!
+  const quantum = sampling.temperature === 0 ? 2 / LOGPROB_SCALE : 2 / LOGPROB_SCALE / sampling.temperature
+  const gap = raw > quantum ? raw : 0
   const margin = sampling.temperature === 0 ? gap : gap * sampling.temperature
   return { step, token, margin, rank, logprob: distribution[rank]!.logprob }
 }

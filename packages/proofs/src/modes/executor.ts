@@ -15,6 +15,12 @@ export interface Executor {
     readonly outputTokens: readonly number[]
     readonly positions: readonly number[]
     readonly topK: number
+    /**
+     * Positions (among `positions`) where the verifier only scores tokens: their distributions may come
+     * renormalised over the returned entries (log-prob differences exact, absolute values shifted), which
+     * an executor can compute far more cheaply. Executors that ignore it return full ones.
+     */
+    readonly relativePositions?: readonly number[]
   }): Promise<TokenLogprob[][]>
   /**
    * The prompt token ids the model's chat template gives for these messages. When present, verifiers

@@ -145,6 +145,8 @@ async function verifyMerkle(
       outputTokens: response.outputTokens,
       positions: [...challenge.steps, ...scored],
       topK: scored.length > 0 ? k + TOKEN_CHECK_EXTRA : k,
+      // Opened steps are compared in full; the others are only scored (differences of log-probs).
+      ...(scored.length > 0 && { relativePositions: scored.filter((t) => !challenge.steps.includes(t)) }),
     })
   } catch (error) {
     // The verifier's own trouble (its model shut down, a run aborted) is no verdict on the provider.
