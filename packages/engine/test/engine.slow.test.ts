@@ -355,7 +355,7 @@ describe('replay', () => {
         expect(r.map((e) => e.id)).toEqual(f.map((e) => e.id))
         const shift = f[0]!.logprob - r[0]!.logprob
         expect(shift).toBeLessThanOrEqual(1e-9)
-        r.forEach((e, i) => expect(e.logprob + shift).toBeCloseTo(f[i]!.logprob, 5))
+        for (const [i, e] of r.entries()) expect(e.logprob + shift).toBeCloseTo(f[i]!.logprob, 5)
       })
     }
     await expect(
