@@ -118,12 +118,18 @@ export class VerifyModels {
     return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
   }
 
-  /** Honest noise of the per-token check for this provider's hardware class (own build or another). */
+  /**
+   * Honest noise of the per-token check for this provider's hardware class: `exact` for quantised weights
+   * on the router's own build decoding one job at a time (bit-exact replay), `same-build` for float
+   * weights or batched decoding, `other-build` otherwise.
+   */
   noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): TokenNoise {
-    return tokenNoiseFor(
-      this.toleranceFor(modelHash, providerEngine),
-      this.sameEngine(modelHash, providerEngine) ? 'same-build' : 'other-build',
-    )
+    const tolerance = this.toleranceFor(modelHash, providerEngine)
+    const same = this.sameEngine(modelHash, providerEngine)
+    const quantised = !/^(F32|F16|BF16)$/i.test(this.engineFor(modelHash)?.summary.quantization ?? 'F32')
+    const exact =
+      same && quantised && (providerEngine?.parallel ?? 0) <= 1 && this.#options.tolerance === undefined
+    return tokenNoiseFor(tolerance, exact ? 'exact' : same ? 'same-build' : 'other-build')
   }
 
   /**

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { perturbModelWeights } from '@infraxa/engine'
+import { perturbModelWeights, writeTestModel } from '@infraxa/engine'
 import { createProvider, type DishonestBehaviour, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CompletionRequest } from '../src/http.js'
@@ -58,7 +58,7 @@ describe('attack suite: token and weight cheats, measured', () => {
     streamMode: 'verified',
   })
 
-  async function pair(name: string, model: string, dishonest?: DishonestBehaviour) {
+  async function pair(name: string, model: string, dishonest?: DishonestBehaviour, verify = storiesPath()) {
     const provider: Provider = await createProvider({
       models: [{ path: model, name: 'stories260K' }],
       dataDir: join(dir, `${name}-p`),
@@ -70,7 +70,7 @@ describe('attack suite: token and weight cheats, measured', () => {
       dataDir: join(dir, `${name}-r`),
       http: false,
       bootstrap: provider.node.multiaddrs.map(String),
-      verifyModels: [{ path: storiesPath() }],
+      verifyModels: [{ path: verify }],
       threads: 1,
       probationJobs: 0,
       maxAttempts: 1,
@@ -79,11 +79,32 @@ describe('attack suite: token and weight cheats, measured', () => {
     return { provider, router }
   }
 
-  let storiesHash: Uint8Array
-  async function measure(attack: string, model: string, dishonest?: DishonestBehaviour): Promise<Row[]> {
-    // Another file is served under stories260K's hash: what a cheater with a look-alike model does.
-    const claim = model === storiesPath() ? dishonest : { ...dishonest, claimModelHash: storiesHash }
-    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, claim)
+  /** Hash of each claimed model, by path (its answers are in `reference`). */
+  const hashes = new Map<string, Uint8Array>()
+  async function referenceFor(base: string): Promise<void> {
+    if (hashes.has(base)) return
+    const { router, provider } = await pair(`reference-${hashes.size}`, base, undefined, base)
+    hashes.set(base, provider.models[0]!.hash)
+    for (const content of prompts) {
+      const answer = await router.api.complete(
+        request(content, false),
+        undefined,
+        new AbortController().signal,
+      )
+      reference.set(`${base}\n${content}`, answer.text)
+    }
+  }
+
+  async function measure(
+    attack: string,
+    model: string,
+    dishonest?: DishonestBehaviour,
+    base = storiesPath(),
+  ): Promise<Row[]> {
+    await referenceFor(base)
+    // Another file is served under the claimed model's hash: what a cheater with a look-alike does.
+    const claim = model === base ? dishonest : { ...dishonest, claimModelHash: hashes.get(base)! }
+    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, claim, base)
     const out: Row[] = []
     for (const release of ['held', 'verified'] as const) {
       const row: Row = { attack, release, jobs: 0, differed: 0, caught: 0, falseAccusations: 0 }
@@ -109,7 +130,7 @@ describe('attack suite: token and weight cheats, measured', () => {
         if (failed && !caught) throw new Error(`${attack}: a job failed without a verdict`)
         row.jobs++
         // The answer differed from the claimed model's (a caught job's answer never reached the client).
-        if (caught || text !== reference.get(content)) row.differed++
+        if (caught || text !== reference.get(`${base}\n${content}`)) row.differed++
         if (caught) row.caught++
         if (caught && claim === undefined) row.falseAccusations++
         if (router.reputation.get(provider.peerId).banned)
@@ -121,20 +142,13 @@ describe('attack suite: token and weight cheats, measured', () => {
     return out
   }
 
-  beforeAll(async () => {
-    const { router, provider } = await pair('reference', storiesPath())
-    storiesHash = provider.models[0]!.hash
-    for (const content of prompts) {
-      reference.set(
-        content,
-        (await router.api.complete(request(content, false), undefined, new AbortController().signal)).text,
-      )
-    }
-  })
+  beforeAll(() => referenceFor(storiesPath()))
   afterAll(async () => {
     for (const s of stopped.reverse()) await s.stop().catch(() => {})
     rmSync(dir, { recursive: true, force: true })
-    console.log(`\nattack suite, stories260K (F32), greedy, ${TOKENS}-token jobs, ${JOBS} per row`)
+    console.log(
+      `\nattack suite, stories260K (F32) unless named, greedy, ${TOKENS}-token jobs, ${JOBS} per row`,
+    )
     console.log(
       '| attack | release | jobs | answer differed | caught | caught % of differed (95% CI) | false accusations |',
     )
@@ -178,6 +192,20 @@ describe('attack suite: token and weight cheats, measured', () => {
       forgeStep: nearTieForgery({ gap: 0.2 }),
     })
     for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+  })
+
+  it('near-tie forgery on a quantised model (bit-exact replay): every changed answer caught', async () => {
+    const q8 = join(dir, 'generated-q8.gguf')
+    await writeTestModel({ path: q8, seed: 7, vocab: 512, dim: 96, layers: 2, ff: 192, type: 'q8_0' })
+    const rowsOut = await measure(
+      'near-tie forgery f=1, generated Q8_0 llama',
+      q8,
+      { forgeStep: nearTieForgery({ gap: 0.2 }) },
+      q8,
+    )
+    for (const row of rowsOut) expect(row.caught).toBe(row.differed)
+    const honest = await measure('honest control, generated Q8_0 llama', q8, undefined, q8)
+    for (const row of honest) expect(row.falseAccusations).toBe(0)
   })
 
   it('a look-alike model (stories260K weights + noise): measured at three noise levels', async () => {

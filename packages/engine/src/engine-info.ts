@@ -25,6 +25,8 @@ export interface EngineInfo {
   contextSize: number
   /** Exact number of CPU threads used for evaluation. */
   threads: number
+  /** Sequences of the context decoded at once (batched decoding); 1: one job at a time. */
+  parallel: number
 }
 
 let nodeLlamaCppVersion: string | undefined
@@ -73,5 +75,6 @@ export async function describeEngine(
     kvCacheType: keyType === valueType ? keyType : `k:${keyType},v:${valueType}`,
     contextSize: context.contextSize,
     threads: settings.threads,
+    parallel: context.totalSequences,
   }
 }

@@ -41,6 +41,8 @@ export {
   writeTestModel,
 } from './test-model/write-test-model.js'
 export {
+  EXACT_REPLAY_MISMATCH_RATE,
+  type HardwareClass,
   OTHER_BUILD_MISMATCH_RATE,
   SAME_BUILD_MISMATCH_RATE,
   type TokenNoiseModel,

@@ -86,6 +86,7 @@ describe('loading', () => {
       kvCacheType: 'f16',
       contextSize: 512,
       threads: THREADS,
+      parallel: 1,
     })
     expect(stories.engineInfo.engineVersion).toMatch(/^3\.21\.1\+llama\.cpp\./)
     expect(stories.engineInfo.build).toMatch(/^cpu/)
