@@ -17,6 +17,8 @@ import { noisyStories, storiesPath, tempDir } from './support/index.js'
  */
 const JOBS = Number(process.env.INFRAXA_ATTACK_JOBS ?? 16)
 const TOKENS = 32
+/** Per test: long runs (`pnpm test:attacks`, 10,000-job honest runs) outgrow the slow project's 5 min. */
+const TIMEOUT = Math.max(300_000, JOBS * 2_000)
 
 interface Row {
   attack: string
@@ -142,7 +144,7 @@ describe('attack suite: token and weight cheats, measured', () => {
     return out
   }
 
-  beforeAll(() => referenceFor(storiesPath()))
+  beforeAll(() => referenceFor(storiesPath()), TIMEOUT)
   afterAll(async () => {
     for (const s of stopped.reverse()) await s.stop().catch(() => {})
     rmSync(dir, { recursive: true, force: true })
@@ -162,69 +164,97 @@ describe('attack suite: token and weight cheats, measured', () => {
         `| ${r.attack} | ${r.release} | ${r.jobs} | ${r.differed} | ${r.caught} | ${pct} | ${r.falseAccusations} |`,
       )
     }
-  })
+  }, TIMEOUT)
 
-  it('honest control: no false accusation', async () => {
-    for (const row of await measure('honest control', storiesPath())) {
-      expect(row.falseAccusations).toBe(0)
-      expect(row.differed).toBe(0)
-    }
-  })
+  it(
+    'honest control: no false accusation',
+    async () => {
+      for (const row of await measure('honest control', storiesPath())) {
+        expect(row.falseAccusations).toBe(0)
+        expect(row.differed).toBe(0)
+      }
+    },
+    TIMEOUT,
+  )
 
-  it('random token forgery on 20% of steps: caught in nearly every job it changed', async () => {
-    for (const row of await measure('random forgery f=0.2', storiesPath(), {
-      forgeStep: randomTokenForgery({ fraction: 0.2 }),
-    })) {
-      expect(row.differed).toBeGreaterThan(JOBS / 2)
-      expect(row.caught / row.differed).toBeGreaterThanOrEqual(row.release === 'verified' ? 0.9 : 0.6)
-    }
-  })
+  it(
+    'random token forgery on 20% of steps: caught in nearly every job it changed',
+    async () => {
+      for (const row of await measure('random forgery f=0.2', storiesPath(), {
+        forgeStep: randomTokenForgery({ fraction: 0.2 }),
+      })) {
+        expect(row.differed).toBeGreaterThan(JOBS / 2)
+        expect(row.caught / row.differed).toBeGreaterThanOrEqual(row.release === 'verified' ? 0.9 : 0.6)
+      }
+    },
+    TIMEOUT,
+  )
 
-  it('random token forgery on 5% of steps: verified streaming checks every token', async () => {
-    const [held, verified] = await measure('random forgery f=0.05', storiesPath(), {
-      forgeStep: randomTokenForgery({ fraction: 0.05 }),
-    })
-    expect(verified!.caught).toBeGreaterThanOrEqual(held!.caught)
-  })
+  it(
+    'random token forgery on 5% of steps: verified streaming checks every token',
+    async () => {
+      const [held, verified] = await measure('random forgery f=0.05', storiesPath(), {
+        forgeStep: randomTokenForgery({ fraction: 0.05 }),
+      })
+      expect(verified!.caught).toBeGreaterThanOrEqual(held!.caught)
+    },
+    TIMEOUT,
+  )
 
-  it('near-tie ("stealth") forgery at f = 1, logits nudged to fit: measured', async () => {
-    const rowsOut = await measure('near-tie forgery f=1 (gap 0.2)', storiesPath(), {
-      forgeStep: nearTieForgery({ gap: 0.2 }),
-    })
-    for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
-  })
-
-  it('near-tie forgery on a quantised model (bit-exact replay): every changed answer caught', async () => {
-    const q8 = join(dir, 'generated-q8.gguf')
-    await writeTestModel({ path: q8, seed: 7, vocab: 512, dim: 96, layers: 2, ff: 192, type: 'q8_0' })
-    const rowsOut = await measure(
-      'near-tie forgery f=1, generated Q8_0 llama',
-      q8,
-      { forgeStep: nearTieForgery({ gap: 0.2 }) },
-      q8,
-    )
-    for (const row of rowsOut) expect(row.caught).toBe(row.differed)
-    const honest = await measure('honest control, generated Q8_0 llama', q8, undefined, q8)
-    for (const row of honest) expect(row.falseAccusations).toBe(0)
-  })
-
-  it('a look-alike model (stories260K weights + noise): measured at three noise levels', async () => {
-    for (const noise of [0.01, 0.003, 0.001]) {
-      const rowsOut = await measure(`weights + noise ${noise}`, await noisyStories(dir, noise))
+  it(
+    'near-tie ("stealth") forgery at f = 1, logits nudged to fit: measured',
+    async () => {
+      const rowsOut = await measure('near-tie forgery f=1 (gap 0.2)', storiesPath(), {
+        forgeStep: nearTieForgery({ gap: 0.2 }),
+      })
       for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
-    }
-    const [held] = rows.filter((r) => r.attack === 'weights + noise 0.01')
-    expect(held!.caught).toBe(held!.differed)
-  })
+    },
+    TIMEOUT,
+  )
 
-  it('a precision swap (F32 weights as F16, Q8_0 or Q4_0 would hold them) served as the F32 model: measured', async () => {
-    for (const roundTo of ['f16', 'q8_0', 'q4_0'] as const) {
-      const path = join(dir, `stories-as-${roundTo}.gguf`)
-      await perturbModelWeights({ from: storiesPath(), to: path, roundTo })
-      const rowsOut = await measure(`F32 → ${roundTo.toUpperCase()} weights`, path)
-      for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
-    }
-    const q4 = rows.filter((r) => r.attack === 'F32 → Q4_0 weights')
-    for (const row of q4) expect(row.caught).toBe(row.differed)
-  })
+  it(
+    'near-tie forgery on a quantised model (bit-exact replay): every changed answer caught',
+    async () => {
+      const q8 = join(dir, 'generated-q8.gguf')
+      await writeTestModel({ path: q8, seed: 7, vocab: 512, dim: 96, layers: 2, ff: 192, type: 'q8_0' })
+      const rowsOut = await measure(
+        'near-tie forgery f=1, generated Q8_0 llama',
+        q8,
+        { forgeStep: nearTieForgery({ gap: 0.2 }) },
+        q8,
+      )
+      for (const row of rowsOut) expect(row.caught).toBe(row.differed)
+      const honest = await measure('honest control, generated Q8_0 llama', q8, undefined, q8)
+      for (const row of honest) expect(row.falseAccusations).toBe(0)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a look-alike model (stories260K weights + noise): measured at three noise levels',
+    async () => {
+      for (const noise of [0.01, 0.003, 0.001]) {
+        const rowsOut = await measure(`weights + noise ${noise}`, await noisyStories(dir, noise))
+        for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+      }
+      const [held] = rows.filter((r) => r.attack === 'weights + noise 0.01')
+      expect(held!.caught).toBe(held!.differed)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a precision swap (F32 weights as F16, Q8_0 or Q4_0 would hold them) served as the F32 model: measured',
+    async () => {
+      for (const roundTo of ['f16', 'q8_0', 'q4_0'] as const) {
+        const path = join(dir, `stories-as-${roundTo}.gguf`)
+        await perturbModelWeights({ from: storiesPath(), to: path, roundTo })
+        const rowsOut = await measure(`F32 → ${roundTo.toUpperCase()} weights`, path)
+        for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+      }
+      const q4 = rows.filter((r) => r.attack === 'F32 → Q4_0 weights')
+      for (const row of q4) expect(row.caught).toBe(row.differed)
+    },
+    TIMEOUT,
+  )
 })
