@@ -4,7 +4,7 @@ import { createProvider, type DishonestBehaviour, type Provider } from '@infraxa
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CompletionRequest } from '../src/http.js'
 import { createRouter, type Router } from '../src/index.js'
-import { randomTokenForgery } from './support/forgeries.js'
+import { nearTieForgery, randomTokenForgery } from './support/forgeries.js'
 import { storiesPath, tempDir } from './support/index.js'
 
 /**
@@ -133,6 +133,44 @@ describe('streamed text is bound to verified tokens', () => {
     expect(released.length).toBeGreaterThan(0)
     expect(honestText.startsWith(released)).toBe(true)
     expect(router.reputation.get(provider.peerId).banned).toBe(true)
+  })
+
+  it('a grey per-token result (unusual, not damning) is checked on every token before any verdict', async () => {
+    // Two near-tie flips (logits nudged to fit): more than honest noise makes likely, fewer than proof.
+    let flips = 0
+    const inner = nearTieForgery({ gap: 0.2 })
+    const forgeStep: DishonestBehaviour['forgeStep'] = (t, topK, token) => {
+      if (t === 0) flips = 0
+      if (flips >= 2) return undefined
+      const forged = inner(t, topK, token)
+      if (forged) flips++
+      return forged
+    }
+    const { router, provider } = await pair('grey', { forgeStep })
+    let followedUp = 0
+    for (let i = 0; i < 10; i++) {
+      const { result, error } = await ask(
+        router,
+        request({
+          stream: false,
+          maxTokens: 48,
+          messages: [{ role: 'user', content: `Once upon a time ${i}` }],
+        }),
+      )
+      expect(error).toBeUndefined()
+      const check = result!.receipt.token_check!
+      const receipt = router.api.receipt(result!.receipt.receipt_id) as { audit: { steps: number[] } }
+      const reach = Math.max(...receipt.audit.steps) + 1
+      // The audit's prefill scores steps up to the last opened one; more means the grey follow-up ran,
+      // and then it scored every token.
+      if (check.steps > reach) {
+        followedUp++
+        expect(check.steps).toBe(result!.completionTokens)
+      }
+      expect(['pass', 'grey']).toContain(check.verdict)
+    }
+    expect(followedUp).toBeGreaterThan(0)
+    expect(router.reputation.get(provider.peerId).banned).toBe(false)
   })
 
   it('the receipt’s text is derived from the signed tokens', async () => {
