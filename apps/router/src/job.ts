@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { EngineModel } from '@infraxa/engine'
 import type { InfraxaNode } from '@infraxa/p2p'
-import {
-  createAuditChallenge,
-  judgeTokens,
-  scoreToken,
-  TOKEN_CHECK_EXTRA,
-  type TokenNoise,
-  type TokenVerdict,
-  vrfPublicKey,
-} from '@infraxa/proofs/audit'
+import { createAuditChallenge, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
 import { FRAUD_PROOF_MODE_ID, MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
 import {
   AuditChallengeSchema,
@@ -326,20 +318,6 @@ export function createJobRunner({
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         audited = challenge.steps.length
         countAudit({}, audited)
-        // Grey (unusual, not beyond honest noise): before any verdict, check more of the answer — every
-        // token, not only those up to the last opened step — and judge them all.
-        if (verdict === 'verified' && tokenCheck?.verdict === 'grey' && tokenNoise) {
-          tokenCheck = await scoreWholeAnswer({
-            engine: args.engine,
-            promptTokens: args.promptTokens,
-            tokens: response.outputTokens,
-            sampling: { temperature: req.temperature, seed: req.seed },
-            k: commitTopK,
-            drift: tolerance.maxLogprobDelta,
-            noise: tokenNoise,
-          })
-          if (tokenCheck.verdict === 'fail') fail(`checked in full after a grey result: ${tokenCheck.reason}`)
-        }
       }
     }
     if (optimistic && verdict !== 'failed') {
@@ -378,7 +356,10 @@ export function createJobRunner({
       throw new VerificationFailed(providerId, reason, jobHex)
     }
     // Only an audit of execution is evidence: proof-only or unaudited jobs do not count toward probation.
-    if (audited > 0) reputation.record(providerId, 'success', { jobId: jobHex })
+    // A grey per-token result puts the provider back on probation (more of its answers checked), no penalty.
+    if (tokenCheck?.verdict === 'grey')
+      reputation.record(providerId, 'grey', { jobId: jobHex, reason: tokenCheck.reason })
+    else if (audited > 0) reputation.record(providerId, 'success', { jobId: jobHex })
     providers.observeLatency(providerId, generatedMs)
     const text = answer.releaseRest()
     return {
@@ -438,35 +419,4 @@ function tokenCheckMessage(v: TokenVerdict) {
     pValue: v.pValue,
     verdict: v.verdict,
   })
-}
-
-/** Scores every token of an answer against the seeded sampler (relative distributions) and judges them. */
-async function scoreWholeAnswer(a: {
-  engine: EngineModel
-  promptTokens: readonly number[]
-  tokens: readonly number[]
-  sampling: { temperature: number; seed: bigint }
-  k: number
-  drift: number
-  noise: TokenNoise
-}): Promise<TokenVerdict> {
-  const positions = a.tokens.map((_, t) => t)
-  const distributions = await a.engine.replay({
-    promptTokens: a.promptTokens,
-    outputTokens: a.tokens,
-    positions,
-    topK: a.k + TOKEN_CHECK_EXTRA,
-    relativePositions: positions,
-  })
-  const scores = positions.map((t) =>
-    scoreToken({
-      step: t,
-      token: a.tokens[t]!,
-      distribution: distributions[t]!,
-      k: a.k,
-      sampling: a.sampling,
-      drift: a.drift,
-    }),
-  )
-  return judgeTokens(scores, a.noise)
 }

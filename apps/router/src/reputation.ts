@@ -1,13 +1,19 @@
 import type { DatabaseSync } from 'node:sqlite'
 
 /** What happened on a job, and how much it weighs against the provider. */
-export type ReputationEvent = 'success' | 'timeout' | 'error' | 'failed_audit' | 'fraud'
+/**
+ * `grey`: a job's per-token result was unusual but not beyond honest noise: no penalty, but the provider
+ * goes back on probation (every job audited and held until N clean ones), so more of its answers are
+ * checked before anything else is concluded.
+ */
+export type ReputationEvent = 'success' | 'grey' | 'timeout' | 'error' | 'failed_audit' | 'fraud'
 
 /**
  * Failure weights: a proven fraud outweighs a failed audit, which outweighs a timeout.
- * @default { timeout: 1, error: 1, failed_audit: 20, fraud: 1000 }
+ * @default { grey: 0, timeout: 1, error: 1, failed_audit: 20, fraud: 1000 }
  */
 export const SEVERITY: Readonly<Record<Exclude<ReputationEvent, 'success'>, number>> = {
+  grey: 0,
   timeout: 1,
   error: 1,
   failed_audit: 20,
@@ -125,7 +131,7 @@ export class ReputationBook {
     const weight = event === 'success' ? 1 : SEVERITY[event]
     const alpha = current.alpha + (event === 'success' ? 1 : 0)
     const beta = current.beta + (event === 'success' ? 0 : weight)
-    const cleanJobs = event === 'success' ? current.cleanJobs + 1 : current.cleanJobs
+    const cleanJobs = event === 'success' ? current.cleanJobs + 1 : event === 'grey' ? 0 : current.cleanJobs
     const ban = event === 'failed_audit' || event === 'fraud'
     const banned = current.banned || ban
     const banReason = current.banReason ?? (ban ? `${event}: ${details.reason ?? ''}`.trim() : undefined)

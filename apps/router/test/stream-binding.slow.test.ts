@@ -135,8 +135,9 @@ describe('streamed text is bound to verified tokens', () => {
     expect(router.reputation.get(provider.peerId).banned).toBe(true)
   })
 
-  it('a grey per-token result (unusual, not damning) is checked on every token before any verdict', async () => {
-    // Two near-tie flips (logits nudged to fit): more than honest noise makes likely, fewer than proof.
+  it('a grey per-token result (unusual, not damning) costs nothing but puts the provider back on probation', async () => {
+    // Two near-tie flips (logits nudged to fit) in 32 tokens: more than honest noise makes likely (p ≈
+    // 5e-4), fewer than proof.
     let flips = 0
     const inner = nearTieForgery({ gap: 0.2 })
     const forgeStep: DishonestBehaviour['forgeStep'] = (t, topK, token) => {
@@ -147,29 +148,27 @@ describe('streamed text is bound to verified tokens', () => {
       return forged
     }
     const { router, provider } = await pair('grey', { forgeStep })
-    let followedUp = 0
-    for (let i = 0; i < 10; i++) {
+    let grey = 0
+    for (let i = 0; i < 5; i++) {
       const { result, error } = await ask(
         router,
         request({
           stream: false,
-          maxTokens: 48,
+          maxTokens: 32,
           messages: [{ role: 'user', content: `Once upon a time ${i}` }],
         }),
       )
       expect(error).toBeUndefined()
       const check = result!.receipt.token_check!
-      const receipt = router.api.receipt(result!.receipt.receipt_id) as { audit: { steps: number[] } }
-      const reach = Math.max(...receipt.audit.steps) + 1
-      // The audit's prefill scores steps up to the last opened one; more means the grey follow-up ran,
-      // and then it scored every token.
-      if (check.steps > reach) {
-        followedUp++
-        expect(check.steps).toBe(result!.completionTokens)
+      // Every token scored, not only those up to the last opened step.
+      expect(check.steps).toBe(result!.completionTokens)
+      if (check.verdict === 'grey') {
+        grey++
+        expect(router.reputation.events(provider.peerId)[0]).toMatchObject({ event: 'grey' })
+        expect(router.reputation.get(provider.peerId).cleanJobs).toBe(0)
       }
-      expect(['pass', 'grey']).toContain(check.verdict)
     }
-    expect(followedUp).toBeGreaterThan(0)
+    expect(grey).toBeGreaterThan(0)
     expect(router.reputation.get(provider.peerId).banned).toBe(false)
   })
 

@@ -132,12 +132,9 @@ async function verifyMerkle(
 
   const sampling = { temperature: request.sampling?.temperature ?? 0, seed: request.sampling?.seed ?? 0n }
   const k = response.commitTopK
-  // With a noise model, every step up to the last challenged one is scored too: the same prefill
-  // computes them, at the price of reading their distributions.
-  const scored =
-    context.tokenNoise === undefined
-      ? []
-      : Array.from({ length: Math.max(...challenge.steps) + 1 }, (_, t) => t)
+  // With a noise model every step is scored too (one prefill over the whole answer, relative
+  // distributions at the steps that are not opened), so a cheat after the last opened step is seen.
+  const scored = context.tokenNoise === undefined ? [] : Array.from({ length: stepCount }, (_, t) => t)
   let replayed: Awaited<ReturnType<typeof executor.replay>>
   try {
     replayed = await executor.replay({
