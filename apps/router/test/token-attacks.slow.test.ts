@@ -191,12 +191,13 @@ describe('attack suite: token and weight cheats, measured', () => {
   )
 
   it(
-    'random token forgery on 5% of steps: verified streaming checks every token',
+    'random token forgery on 5% of steps: every token is scored, so far more than 1 − 0.95^4 of changed jobs are caught',
     async () => {
       const [held, verified] = await measure('random forgery f=0.05', storiesPath(), {
         forgeStep: randomTokenForgery({ fraction: 0.05 }),
       })
-      expect(verified!.caught).toBeGreaterThanOrEqual(held!.caught)
+      // (The forgery picks other steps in each job, so the two rows changed different jobs.)
+      for (const row of [held!, verified!]) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.8)
     },
     TIMEOUT,
   )
