@@ -81,11 +81,6 @@ export class AnswerStream {
     return this.#delivered
   }
 
-  /** All text released so far. */
-  get text(): string {
-    return this.#text.text
-  }
-
   /**
    * Adds the next streamed token. Throws a typed protocol violation for a chunk out of order, a token
    * outside the vocabulary or more tokens than max_tokens allows.

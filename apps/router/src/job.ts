@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { EngineModel } from '@infraxa/engine'
 import type { InfraxaNode } from '@infraxa/p2p'
-import { createAuditChallenge, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
+import { type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
 import { FRAUD_PROOF_MODE_ID, MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
 import {
-  AuditChallengeSchema,
   bytesEqual,
   create,
-  decodeEnvelope,
   decodeMessage,
   encodeEnvelope,
   InferenceRequestSchema,
@@ -21,6 +19,7 @@ import {
   TokenCheckSchema,
 } from '@infraxa/protocol'
 import { AnswerStream, type Release } from './answer-stream.js'
+import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
 import type { CompletionReceipt, CompletionRequest, CompletionResult } from './http.js'
 import type { ProviderTable } from './provider-table.js'
 import type { ReceiptStore } from './receipts.js'
@@ -81,28 +80,17 @@ export function createJobRunner({
   metrics: { countJob, countAudit },
 }: JobDeps) {
   const { auditSteps, auditRate, jobTimeoutMs, commitTopK, challengeWindowMs } = settings
-  const executorFor = (hash: Uint8Array) => verifyModels.engineFor(hash)
 
-  /** A job whose stream failed the router's check before any response: receipt, ban, metrics. */
-  function recordFailure(
+  /** A failed job: its signed receipt kept, the provider banned, counted; returns the error to throw. */
+  function failed(
     jobHex: string,
-    requestEnvelope: SignedEnvelope,
+    receipt: ReturnType<typeof create<typeof ReceiptSchema>>,
     providerId: string,
-    reason: string,
-    release: Release,
-  ): void {
-    const receipt = create(ReceiptSchema, {
-      jobId: Buffer.from(jobHex, 'hex'),
-      request: requestEnvelope,
-      verificationMode: openEnvelope('INFERENCE_REQUEST', requestEnvelope).message.verificationMode,
-      verdict: 'failed',
-      reason,
-      issuedAtMs: BigInt(Date.now()),
-      streaming: release === 'held' ? '' : release,
-    })
+  ): VerificationFailed {
     receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, 'failed')
     countJob({ verdict: 'failed' })
-    reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason })
+    reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason: receipt.reason })
+    return new VerificationFailed(providerId, receipt.reason, jobHex)
   }
 
   return async function runJob(args: {
@@ -208,16 +196,24 @@ export function createJobRunner({
     }
     await answer.finish()
     if (answer.failure !== undefined) {
-      const reason = `streamed tokens failed the router's re-execution: ${answer.failure}`
-      recordFailure(jobHex, requestEnvelope, providerId, reason, release)
-      throw new VerificationFailed(providerId, reason, jobHex)
+      // Stopped before any response: the receipt holds the request and the reason.
+      const receipt = create(ReceiptSchema, {
+        jobId,
+        request: requestEnvelope,
+        verificationMode: req.verification,
+        verdict: 'failed',
+        reason: `streamed tokens failed the router's re-execution: ${answer.failure}`,
+        issuedAtMs: BigInt(Date.now()),
+        streaming: release === 'held' ? '' : release,
+      })
+      throw failed(jobHex, receipt, providerId)
     }
     if (responseEnvelope === undefined)
       throw new InfraxaError('ERR_NO_RESPONSE', 'provider closed the stream without a response')
     const generatedMs = performance.now() - started
 
     const mode = registry.get(req.verification)
-    const executor = executorFor(args.modelHash)
+    const executor = verifyModels.engineFor(args.modelHash)
     // Audits cover model execution in every mode but the optimistic one (whose watcher audits later);
     // a router without the model can still check a mode proof (zk), not the execution.
     const audit = !optimistic && executor !== undefined && (rep.onProbation || Math.random() < auditRate)
@@ -236,17 +232,11 @@ export function createJobRunner({
       reason = why
     }
     // The signed commitment must hold exactly the tokens streamed, and the prompt the router asked for.
-    if (
-      response.outputTokens.length !== answer.tokens.length ||
-      response.outputTokens.some((t, i) => t !== answer.tokens[i])
-    ) {
+    if (!sameTokens(response.outputTokens, answer.tokens)) {
       fail(
         `the signed response commits to other tokens than the ${answer.tokens.length} streamed (${response.outputTokens.length} committed)`,
       )
-    } else if (
-      response.promptTokens.length !== args.promptTokens.length ||
-      response.promptTokens.some((t, i) => t !== args.promptTokens[i])
-    ) {
+    } else if (!sameTokens(response.promptTokens, args.promptTokens)) {
       fail('prompt tokens are not the requested messages under the model chat template')
     }
     // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
@@ -268,29 +258,11 @@ export function createJobRunner({
       else fail(result.reason)
     }
     if (audit && verdict !== 'failed') {
-      const challenge = createAuditChallenge({
-        vrfSecretKey,
-        jobId,
-        root: response.transcriptRoot,
-        stepCount: response.stepCount,
-        c: auditSteps,
-      })
-      challengeEnvelope = signEnvelope(
-        'AUDIT_CHALLENGE',
-        create(AuditChallengeSchema, { jobId, transcriptRoot: response.transcriptRoot, ...challenge }),
-        node.signer,
-      )
+      // The router's own job id, whatever the response claims (the mode checks the binding).
+      const challenge = signAuditChallenge(node, vrfSecretKey, { ...response, jobId }, auditSteps)
+      challengeEnvelope = challenge.envelope
       try {
-        const proofBytes = await node.request(
-          providerId,
-          PROTOCOL_IDS.audit,
-          encodeEnvelope(challengeEnvelope),
-          {
-            signal: AbortSignal.any([args.signal, AbortSignal.timeout(30_000)]),
-            readTimeoutMs: 30_000,
-          },
-        )
-        auditProofEnvelope = decodeEnvelope(proofBytes)
+        auditProofEnvelope = await fetchAuditProof(node, providerId, challengeEnvelope, args.signal)
       } catch (error) {
         // The client went away: no verdict, and nothing held against the provider.
         if (args.signal.aborted) throw error
@@ -344,6 +316,7 @@ export function createJobRunner({
       streaming: release === 'held' ? '' : release,
       ...(tokenCheck && { tokenCheck: tokenCheckMessage(tokenCheck) }),
     })
+    if (verdict === 'failed') throw failed(jobHex, receipt, providerId)
     receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, verdict)
     if (verdict === 'pending') {
       const watching = watch(jobHex, receipt, providerId, args.modelHash)
@@ -351,10 +324,6 @@ export function createJobRunner({
       watching.finally(() => setTimeout(() => settling.delete(jobHex), challengeWindowMs).unref())
     }
     countJob({ verdict })
-    if (verdict === 'failed') {
-      reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason })
-      throw new VerificationFailed(providerId, reason, jobHex)
-    }
     // Only an audit of execution is evidence: proof-only or unaudited jobs do not count toward probation.
     // A grey per-token result puts the provider back on probation (more of its answers checked), no penalty.
     if (tokenCheck?.verdict === 'grey')
@@ -408,6 +377,10 @@ export class VerificationFailed extends InfraxaError {
     })
     this.reason = reason
   }
+}
+
+function sameTokens(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i])
 }
 
 /** The receipt's record of a per-token verdict. */

@@ -5,27 +5,10 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import type { EngineModel, LoadProgress } from '@infraxa/engine'
 import { createNode, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
-import { createAuditChallenge } from '@infraxa/proofs/audit'
-import {
-  createModeRegistry,
-  type Executor,
-  fraudProofMode,
-  type ModeRegistry,
-  merkleMode,
-} from '@infraxa/proofs/modes'
+import { createModeRegistry, fraudProofMode, type ModeRegistry, merkleMode } from '@infraxa/proofs/modes'
 import { ZK_SNARK_MODE_ID, zkSnarkMode } from '@infraxa/proofs/zk'
-import {
-  AuditChallengeSchema,
-  create,
-  decodeEnvelope,
-  encodeEnvelope,
-  InfraxaError,
-  openEnvelope,
-  PROTOCOL_IDS,
-  RemoteError,
-  type SignedEnvelope,
-  signEnvelope,
-} from '@infraxa/protocol'
+import { InfraxaError, openEnvelope, RemoteError, type SignedEnvelope } from '@infraxa/protocol'
+import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
 import { serveFraudProofs } from './court.js'
 import {
   BadRequestError,
@@ -256,10 +239,6 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     return [...names]
   }
 
-  function executorFor(hash: Uint8Array): Executor | undefined {
-    return verifyModels.engineFor(hash)
-  }
-
   const runJob = createJobRunner({
     node,
     registry,
@@ -438,7 +417,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       if (!ProviderTable.keyMatches(provider.peerId, provider.publicKey)) continue
       if (
         !options.allowOtherBuilds &&
-        executorFor(hash) !== undefined &&
+        verifyModels.engineFor(hash) !== undefined &&
         !verifyModels.sameEngine(hash, offer.engine)
       )
         continue
@@ -482,36 +461,21 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const { message: request } = openEnvelope('INFERENCE_REQUEST', receipt.request)
     const { message: response } = openEnvelope('INFERENCE_RESPONSE', receipt.response)
     const providerId = peerIdFromSignerKey(receipt.response.publicKey).toString()
-    const challenge = createAuditChallenge({
+    const challengeEnvelope = signAuditChallenge(
+      node,
       vrfSecretKey,
-      jobId: request.jobId,
-      root: response.transcriptRoot,
-      stepCount: response.stepCount,
-      c: auditSteps,
-    })
-    const challengeEnvelope = signEnvelope(
-      'AUDIT_CHALLENGE',
-      create(AuditChallengeSchema, {
-        jobId: request.jobId,
-        transcriptRoot: response.transcriptRoot,
-        ...challenge,
-      }),
-      node.signer,
-    )
+      { ...response, jobId: request.jobId },
+      auditSteps,
+    ).envelope
     let auditProof: SignedEnvelope
     try {
-      auditProof = decodeEnvelope(
-        await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope), {
-          readTimeoutMs: 30_000,
-          ...(signal && { signal }),
-        }),
-      )
+      auditProof = await fetchAuditProof(node, providerId, challengeEnvelope, signal)
     } catch (error) {
       if (error instanceof InfraxaError)
         return { valid: false, reason: `audit not answered: ${error.shortMessage}` }
       throw error
     }
-    const executor = executorFor(request.modelHash)
+    const executor = verifyModels.engineFor(request.modelHash)
     if (executor === undefined) throw new CannotVerifyError(hex(request.modelHash), receipt.verificationMode)
     const tolerance = verifyModels.toleranceFor(request.modelHash, response.engine)
     const result = await registry.get(receipt.verificationMode).verify(

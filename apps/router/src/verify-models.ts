@@ -3,6 +3,7 @@ import {
   CALIBRATED_TOLERANCE,
   CROSS_BUILD_TOLERANCE,
   type EngineModel,
+  isFloatWeights,
   type LoadProgress,
   loadModel,
   tokenNoiseFor,
@@ -126,7 +127,7 @@ export class VerifyModels {
   noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): TokenNoise {
     const tolerance = this.toleranceFor(modelHash, providerEngine)
     const same = this.sameEngine(modelHash, providerEngine)
-    const quantised = !/^(F32|F16|BF16)$/i.test(this.engineFor(modelHash)?.summary.quantization ?? 'F32')
+    const quantised = !isFloatWeights(this.engineFor(modelHash)?.summary.quantization ?? 'F32')
     const exact =
       same && quantised && (providerEngine?.parallel ?? 0) <= 1 && this.#options.tolerance === undefined
     return tokenNoiseFor(tolerance, exact ? 'exact' : same ? 'same-build' : 'other-build')

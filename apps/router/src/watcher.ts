@@ -1,18 +1,14 @@
 import type { InfraxaNode } from '@infraxa/p2p'
-import { createAuditChallenge } from '@infraxa/proofs/audit'
 import { MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
 import {
-  AuditChallengeSchema,
   create,
-  decodeEnvelope,
-  encodeEnvelope,
   InfraxaError,
   openEnvelope,
-  PROTOCOL_IDS,
   ReceiptSchema,
   type SignedEnvelope,
   signEnvelope,
 } from '@infraxa/protocol'
+import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
 import type { ReceiptStore } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
 import type { VerifyModels } from './verify-models.js'
@@ -67,28 +63,15 @@ export function createWatcher({
       const { message: res } = openEnvelope('INFERENCE_RESPONSE', response)
       const executor = verifyModels.engineFor(modelHash)!
       const tolerance = verifyModels.toleranceFor(modelHash, res.engine)
-      const challenge = createAuditChallenge({
-        vrfSecretKey,
-        jobId: res.jobId,
-        root: res.transcriptRoot,
-        stepCount: res.stepCount,
-        c: auditSteps,
-      })
+      const challenge = signAuditChallenge(node, vrfSecretKey, res, auditSteps)
       if (challenge.steps.length === 0) {
         reputation.record(providerId, 'success', { jobId: jobHex })
         return settle('verified', 'no steps to check')
       }
-      const challengeEnvelope = signEnvelope(
-        'AUDIT_CHALLENGE',
-        create(AuditChallengeSchema, { jobId: res.jobId, transcriptRoot: res.transcriptRoot, ...challenge }),
-        node.signer,
-      )
+      const challengeEnvelope = challenge.envelope
       let auditProof: SignedEnvelope
       try {
-        const bytes = await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challengeEnvelope), {
-          readTimeoutMs: 30_000,
-        })
-        auditProof = decodeEnvelope(bytes)
+        auditProof = await fetchAuditProof(node, providerId, challengeEnvelope)
       } catch (error) {
         if (!(error instanceof InfraxaError)) throw error
         reputation.record(providerId, 'failed_audit', {

@@ -9,14 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  distributionDistance,
-  type EngineModel,
-  loadModel,
-  type TokenLogprob,
-  writeTestModel,
-} from '../src/index.js'
+import { distributionDistance, loadModel, writeTestModel } from '../src/index.js'
 import { testModelPath } from '../test/support/test-model-path.js'
+import { noEog } from './no-eog.js'
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -29,10 +24,6 @@ const { values: args } = parseArgs({
 const JOBS = Number(args.jobs)
 const TOKENS = Number(args.tokens)
 const THREADS = Number(args.threads)
-
-/** Greedy, never an end-of-generation token: every answer has exactly TOKENS tokens. */
-const noEog = (model: EngineModel) => (topK: readonly TokenLogprob[]) =>
-  (topK.find((e) => !model.isEndOfGeneration(e.id)) ?? topK[0]!).id
 
 const dir = await mkdtemp(join(tmpdir(), 'infraxa-batching-'))
 try {

@@ -18,14 +18,9 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp'
-import {
-  BENCH_TEST_MODEL_CONFIG,
-  type EngineModel,
-  loadModel,
-  type TokenLogprob,
-  writeTestModel,
-} from '../src/index.js'
+import { BENCH_TEST_MODEL_CONFIG, loadModel, writeTestModel } from '../src/index.js'
 import { testModelPath } from '../test/support/test-model-path.js'
+import { noEog } from './no-eog.js'
 
 const { values: args } = parseArgs({
   // `pnpm <script> -- --flag` passes the `--` through; ignore it.
@@ -48,11 +43,6 @@ const PROMPT = [
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)]!
-}
-
-/** Greedy, but never an end-of-generation token, so every run generates exactly TOKENS tokens. */
-function noEog(model: EngineModel) {
-  return (topK: readonly TokenLogprob[]) => (topK.find((e) => !model.isEndOfGeneration(e.id)) ?? topK[0]!).id
 }
 
 /** Four audited positions spread over the answer; the last one makes the replay evaluate everything. */

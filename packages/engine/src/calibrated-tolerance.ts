@@ -51,5 +51,10 @@ export const FLOAT_WEIGHTS_TOLERANCE: Readonly<DistributionTolerance> = Object.f
  * for F32/F16/BF16.
  */
 export function toleranceForQuantization(quantization: string): Readonly<DistributionTolerance> {
-  return /^(F32|F16|BF16)$/i.test(quantization) ? FLOAT_WEIGHTS_TOLERANCE : CALIBRATED_TOLERANCE
+  return isFloatWeights(quantization) ? FLOAT_WEIGHTS_TOLERANCE : CALIBRATED_TOLERANCE
+}
+
+/** Whether a GGUF weight type is a float one (F32, F16, BF16), whose replay is not bit-exact. */
+export function isFloatWeights(quantization: string): boolean {
+  return /^(F32|F16|BF16)$/i.test(quantization)
 }

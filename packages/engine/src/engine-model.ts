@@ -103,11 +103,6 @@ export class EngineModel implements AsyncDisposable {
     return this.#pool.size
   }
 
-  /** Jobs running now and jobs waiting for a sequence. */
-  get load(): { running: number; waiting: number } {
-    return { running: this.#pool.busy, waiting: this.#pool.waiting }
-  }
-
   /** Context window in tokens. */
   get contextSize(): number {
     return this.engineInfo.contextSize

@@ -4,6 +4,7 @@ export {
   CROSS_BUILD_TOLERANCE,
   type DistributionTolerance,
   FLOAT_WEIGHTS_TOLERANCE,
+  isFloatWeights,
   toleranceForQuantization,
 } from './calibrated-tolerance.js'
 export { type DistributionDistance, distributionDistance } from './distribution-distance.js'
