@@ -5,7 +5,9 @@ import {
   create,
   decodeEnvelope,
   encodeEnvelope,
+  InfraxaError,
   PROTOCOL_IDS,
+  RemoteError,
   type SignedEnvelope,
   signEnvelope,
 } from '@infraxa/protocol'
@@ -42,10 +44,15 @@ export function signAuditChallenge(
   return { envelope, steps: challenge.steps }
 }
 
+/** Tries of an audit whose stream broke in transit (not an answer from the provider). */
+const AUDIT_TRIES = 3
+
 /**
  * Sends a challenge to the provider on `/infraxa/audit/1.0.0` and returns its signed AUDIT_PROOF.
- * Throws an `InfraxaError` when the provider refuses, times out or answers garbage (callers count that
- * as failing the audit), or when `signal` aborts.
+ * A stream that breaks in transit, or a provider that says "busy / rate-limited, retry later", is tried
+ * again (3 tries within the 30 s budget): under load an honest provider must not be banned for a lost
+ * stream. Any other answer — an ERROR frame, garbage, silence past the budget — throws an
+ * `InfraxaError` (callers count it as failing the audit), as does `signal` aborting.
  */
 export async function fetchAuditProof(
   node: InfraxaNode,
@@ -53,11 +60,23 @@ export async function fetchAuditProof(
   challenge: SignedEnvelope,
   signal?: AbortSignal,
 ): Promise<SignedEnvelope> {
-  const bytes = await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challenge), {
-    signal: signal
-      ? AbortSignal.any([signal, AbortSignal.timeout(AUDIT_TIMEOUT_MS)])
-      : AbortSignal.timeout(AUDIT_TIMEOUT_MS),
-    readTimeoutMs: AUDIT_TIMEOUT_MS,
-  })
-  return decodeEnvelope(bytes)
+  const budget = AbortSignal.timeout(AUDIT_TIMEOUT_MS)
+  const all = signal ? AbortSignal.any([signal, budget]) : budget
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const bytes = await node.request(providerId, PROTOCOL_IDS.audit, encodeEnvelope(challenge), {
+        signal: all,
+        readTimeoutMs: AUDIT_TIMEOUT_MS,
+      })
+      return decodeEnvelope(bytes)
+    } catch (error) {
+      const retryable =
+        error instanceof RemoteError ? RETRY_LATER.has(error.code) : error instanceof InfraxaError
+      if (!retryable || attempt >= AUDIT_TRIES || all.aborted) throw error
+      const wait = error instanceof RemoteError ? (error.retryAfterMs ?? 200) : 100 * attempt
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 5_000)))
+    }
+  }
 }
+
+const RETRY_LATER = new Set(['ERR_BUSY', 'ERR_RATE_LIMITED'])

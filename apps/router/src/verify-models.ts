@@ -91,7 +91,11 @@ export class VerifyModels {
     return this.find(hash)?.engine
   }
 
-  /** Whether a provider's engine settings are the ones this router re-executes with. */
+  /**
+   * Whether a provider's engine settings are the ones this router re-executes with. Batched decoding
+   * (`parallel` > 1) is not: it was measured to diverge from a solo decode now and then, so such a
+   * provider is judged (and selected) like another build.
+   */
   sameEngine(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): boolean {
     const mine = this.engineFor(modelHash)?.engineInfo
     return (
@@ -102,7 +106,8 @@ export class VerifyModels {
       providerEngine.build === mine.build &&
       providerEngine.batchSize === mine.batchSize &&
       providerEngine.flashAttention === mine.flashAttention &&
-      providerEngine.kvCacheType === mine.kvCacheType
+      providerEngine.kvCacheType === mine.kvCacheType &&
+      providerEngine.parallel <= 1
     )
   }
 
@@ -122,14 +127,13 @@ export class VerifyModels {
   /**
    * Honest noise of the per-token check for this provider's hardware class: `exact` for quantised weights
    * on the router's own build decoding one job at a time (bit-exact replay), `same-build` for float
-   * weights or batched decoding, `other-build` otherwise.
+   * weights, `other-build` otherwise (another build, or batched decoding).
    */
   noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): TokenNoise {
     const tolerance = this.toleranceFor(modelHash, providerEngine)
     const same = this.sameEngine(modelHash, providerEngine)
     const quantised = !isFloatWeights(this.engineFor(modelHash)?.summary.quantization ?? 'F32')
-    const exact =
-      same && quantised && (providerEngine?.parallel ?? 0) <= 1 && this.#options.tolerance === undefined
+    const exact = same && quantised && this.#options.tolerance === undefined
     return tokenNoiseFor(tolerance, exact ? 'exact' : same ? 'same-build' : 'other-build')
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { binomialTail, judgeTokens, scoreToken, type TokenScore } from '../src/audit/token-check.js'
+import { compareStep } from '../src/audit/compare.js'
 import { createSampler } from '../src/sampling/sample.js'
 
 const greedy = { temperature: 0, seed: 0n }
@@ -79,5 +80,34 @@ describe('binomialTail', () => {
     // P(X ≥ 1) = 1 − (1 − p)^n
     expect(binomialTail(200, 1, 0.01)).toBeCloseTo(1 - 0.99 ** 200, 12)
     expect(binomialTail(1000, 50, 0.001)).toBeLessThan(1e-60)
+  })
+})
+
+describe('compareStep at the top-k boundary', () => {
+  const q = (lp: number) => Math.round(lp * 65536)
+  // Committed by the provider: ids 1..4; the sampled token 4 is its 4th, just above 5 (not committed).
+  const committed = { step: 0, token: 4, topIds: [1, 2, 3, 4], topLogprobs: [-1, -1.5, -2.5, -3].map(q) }
+  const tolerance = { maxLogprobDelta: 0.05, minTopKOverlap: 0.75 }
+
+  it('accepts a chosen token the verifier ranks just outside its top-k (drift at the boundary)', () => {
+    const recomputed = [
+      { id: 1, logprob: -1 },
+      { id: 2, logprob: -1.5 },
+      { id: 3, logprob: -2.5 },
+      { id: 5, logprob: -2.99 },
+    ]
+    expect(compareStep(committed, recomputed, tolerance).ok).toBe(true)
+  })
+
+  it('still rejects a chosen token far below the verifier’s top-k', () => {
+    const recomputed = [
+      { id: 1, logprob: -1 },
+      { id: 2, logprob: -1.5 },
+      { id: 3, logprob: -2.5 },
+      { id: 5, logprob: -2.5 },
+    ]
+    const low = { ...committed, topLogprobs: [-1, -1.5, -2.5, -2.9].map(q) }
+    const verdict = compareStep(low, recomputed, tolerance)
+    expect(verdict.ok).toBe(false)
   })
 })

@@ -77,7 +77,13 @@ export function compareStep(
     return fail(`step ${committed.step}: committed probabilities sum to ${mass.toFixed(4)} > 1`)
   }
   if (!recomputedById.has(committed.token) && recomputed.length > 0) {
-    return fail(`step ${committed.step}: chosen token ${committed.token} is not in the model's top-k`)
+    // Not ranked by the verifier: allowed only at the boundary, i.e. committed within the tolerance of
+    // the verifier's k-th log-prob (an honest sampled token ranked k-th by the provider, (k+1)-th here).
+    const at = committed.topIds.indexOf(committed.token)
+    const lp = at < 0 ? Number.NEGATIVE_INFINITY : dequantiseLogprob(committed.topLogprobs[at]!)
+    if (!(lp >= floor - tolerance.maxLogprobDelta)) {
+      return fail(`step ${committed.step}: chosen token ${committed.token} is not in the model's top-k`)
+    }
   }
   if (sampling !== undefined && !samplingRuleHolds(committed, sampling)) {
     return fail(`step ${committed.step}: token ${committed.token} does not follow the sampling rule`)
