@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { binomialTail, judgeTokens, scoreToken, type TokenScore } from '../src/audit/token-check.js'
 import { compareStep } from '../src/audit/compare.js'
+import { binomialTail, judgeTokens, scoreToken, type TokenScore } from '../src/audit/token-check.js'
 import { createSampler } from '../src/sampling/sample.js'
 
 const greedy = { temperature: 0, seed: 0n }
