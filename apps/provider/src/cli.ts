@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { defaultThreads } from '@infraxa/engine'
 import { InfraxaError } from '@infraxa/protocol'
 import { createProvider, type ModelSource } from './provider.js'
 
@@ -12,11 +13,13 @@ Options:
   --port <n>              shorthand for --listen /ip4/0.0.0.0/tcp/<n>
   --bootstrap <multiaddr> bootstrap peer (repeatable; give several against eclipse attacks)
   --data-dir <dir>        node key and transcript store (default ./infraxa-provider)
-  --threads <n>           CPU threads per model (default 2)
+  --threads <n>           CPU threads per model (default: cores − 1, 1..8; here ${defaultThreads()})
   --parallel <n>          jobs decoded at once per model, batched in one context (default 1;
                           see the engine's calibration notes before raising it)
   --max-queue <n>         jobs that may wait per model before requests get ERR_BUSY (default 32)
   --gpu <auto|cpu|cuda|vulkan|metal|N>  backend, or GPU index N (CUDA/Vulkan, via *_VISIBLE_DEVICES; default cpu)
+  --metrics <[host:]port> serve Prometheus GET /metrics (sequences in use, queue depth, jobs, tokens);
+                          host defaults to 127.0.0.1
   --stake <n>             stake advertised in the capability record (default 0)
   --mdns                  discover peers on the LAN
   -h, --help              this help
@@ -38,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
         'max-queue': { type: 'string' },
         gpu: { type: 'string' },
         stake: { type: 'string' },
+        metrics: { type: 'string' },
         mdns: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -55,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`infraxa-provider: give at least one --model\n\n${HELP}`)
     return 2
   }
-  const threads = Number(values.threads ?? 2)
+  const threads = Number(values.threads ?? defaultThreads())
   if (!Number.isInteger(threads) || threads < 1) {
     process.stderr.write('infraxa-provider: --threads must be a positive integer\n')
     return 2
@@ -81,6 +85,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`infraxa-provider: unknown --gpu "${gpuFlag}"\n`)
     return 2
   }
+  let metrics: { port: number; host?: string } | undefined
+  if (values.metrics !== undefined) {
+    const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(values.metrics as string)
+    const port = Number(m?.[2])
+    if (m === null || port > 65535) {
+      process.stderr.write('infraxa-provider: --metrics takes [host:]port, e.g. 9100 or 0.0.0.0:9100\n')
+      return 2
+    }
+    metrics = { port, ...(m[1] && { host: m[1] }) }
+  }
   const listen =
     (values.listen as string[] | undefined) ?? (values.port ? [`/ip4/0.0.0.0/tcp/${values.port}`] : undefined)
   try {
@@ -94,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       limits: { maxConcurrentJobs: parallel, maxQueuedJobs: maxQueue },
       gpu: gpuFlag === 'cpu' ? false : (gpuFlag as 'auto'),
       stake: BigInt((values.stake as string | undefined) ?? 0),
+      ...(metrics && { metrics }),
       onProgress: (model, p) => {
         const line =
           p.phase === 'load'
@@ -105,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write('\n')
     for (const m of provider.models) process.stdout.write(`serving ${m.name} (${m.hashHex})\n`)
     for (const a of provider.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
+    if (provider.metricsUrl) process.stdout.write(`metrics on ${provider.metricsUrl}/metrics\n`)
     await new Promise<void>((resolve) => {
       const stop = () => resolve()
       process.once('SIGINT', stop)

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
+import { defaultThreads, type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
 import { createNode, type FramedStream, type InfraxaNode } from '@infraxa/p2p'
 import { createSampler } from '@infraxa/proofs/sampling'
 import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
@@ -44,6 +44,7 @@ import {
   UnsupportedModeError,
   WrongProviderError,
 } from './errors.js'
+import { ProviderMetrics, serveMetrics } from './metrics.js'
 import { TranscriptStore } from './transcript-store.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -84,7 +85,7 @@ export interface ProviderOptions {
   bootstrap?: string[]
   /** Discover peers on the LAN with mDNS. @default false */
   mdns?: boolean
-  /** CPU threads for models loaded here (required by the engine). @default 2 */
+  /** CPU threads for models loaded here. @default cores − 1, 1..8 ({@link defaultThreads}) */
   threads?: number
   gpu?: false | 'auto' | 'cuda' | 'vulkan' | 'metal'
   /** Stake bonded, advertised in the capability record. @default 0n */
@@ -93,6 +94,11 @@ export interface ProviderOptions {
   /** How long transcripts stay answerable for audits. @default 24 hours */
   retentionMs?: number
   onProgress?: (model: string, progress: LoadProgress) => void
+  /**
+   * Serve Prometheus `GET /metrics` (sequences in use, queue depth, jobs, tokens, timings) on this
+   * port, on loopback unless `host` is given. Port 0 picks a free one ({@link Provider.metricsUrl}).
+   */
+  metrics?: { port: number; host?: string }
   /**
    * ATTACK DRILLS ONLY: serve the models under these hashes instead of their own — what a cheating
    * provider that substitutes a cheaper model does. Used by the attack suite and the demo.
@@ -138,6 +144,8 @@ export interface Provider extends AsyncDisposable {
   readonly models: ReadonlyArray<{ hash: Uint8Array; hashHex: string; name: string }>
   /** Jobs served since start. */
   readonly jobsServed: number
+  /** Where `GET /metrics` is served, when {@link ProviderOptions.metrics} asked for it. */
+  readonly metricsUrl: string | undefined
   stop(): Promise<void>
 }
 
@@ -185,7 +193,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         const label = 'path' in source ? source.path : source.uri
         engine = await loadModel({
           ...('path' in source ? { path: source.path } : { uri: source.uri }),
-          threads: options.threads ?? 2,
+          threads: options.threads ?? defaultThreads(),
           gpu: options.gpu ?? false,
           parallel: limits.maxConcurrentJobs,
           ...(options.onProgress && { onProgress: (p: LoadProgress) => options.onProgress!(label, p) }),
@@ -202,6 +210,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
   }
 
   const db = new DatabaseSync(join(options.dataDir, 'provider.sqlite'))
+  // WAL, synced at checkpoints: a write survives a crash of the process, without an fsync per job.
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL')
   const store = new TranscriptStore(db, options.retentionMs)
   store.prune()
   const pruning = setInterval(() => store.prune(), 10 * 60_000)
@@ -264,22 +274,66 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     })
   }
   await node.setCapability(capability)
+  const metrics = new ProviderMetrics(() =>
+    served.map((m) => ({
+      name: m.name,
+      activeSequences: Math.min(m.active, m.engine.parallel),
+      queuedJobs: Math.max(0, m.active - m.engine.parallel),
+      maxSequences: m.engine.parallel,
+      maxQueuedJobs: limits.maxQueuedJobs,
+    })),
+  )
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined
+  if (options.metrics) {
+    try {
+      metricsServer = await serveMetrics(metrics, options.metrics)
+    } catch (error) {
+      await node.stop()
+      db.close()
+      await cleanup()
+      throw new InvalidArgumentError(
+        `cannot serve metrics on ${options.metrics.host ?? '127.0.0.1'}:${options.metrics.port}: ${(error as Error).message}`,
+      )
+    }
+  }
 
   await node.handle(
     PROTOCOL_IDS.inference,
     async (stream) => {
-      await serveInference(stream)
+      const job: { model?: string; counted?: boolean } = {}
+      try {
+        await serveInference(stream, job)
+      } catch (error) {
+        if (!job.counted) metrics.job(job.model ?? 'unknown', error instanceof BusyError ? 'busy' : 'refused')
+        throw error
+      }
     },
     { readTimeoutMs: 10_000, writeTimeoutMs: 30_000 },
   )
-  await node.handle(PROTOCOL_IDS.audit, async (stream) => serveAudit(stream), { readTimeoutMs: 10_000 })
+  await node.handle(
+    PROTOCOL_IDS.audit,
+    async (stream) => {
+      try {
+        const answer = await serveAudit(stream)
+        metrics.audit('answered')
+        return answer
+      } catch (error) {
+        metrics.audit('refused')
+        throw error
+      }
+    },
+    { readTimeoutMs: 10_000 },
+  )
   for (const m of served) {
     node.advertise(m.hash).catch(() => {
       // No DHT peer yet: the node re-provides periodically and on new connections.
     })
   }
 
-  async function serveInference(stream: FramedStream): Promise<void> {
+  async function serveInference(
+    stream: FramedStream,
+    job: { model?: string; counted?: boolean },
+  ): Promise<void> {
     const frame = await stream.read()
     if (frame === null) return
     const requestEnvelope = decodeEnvelope(frame)
@@ -290,6 +344,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     if (BigInt(Date.now()) > request.deadlineMs) throw new DeadlineExceededError()
     const model = served.find((m) => bytesEqual(m.hash, request.modelHash))
     if (model === undefined) throw new UnknownModelError(hex(request.modelHash))
+    job.model = model.name
     if (!SUPPORTED_MODES.includes(request.verificationMode)) {
       throw new UnsupportedModeError(request.verificationMode, SUPPORTED_MODES)
     }
@@ -409,6 +464,14 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         createdAt: Date.now(),
       })
       jobsServed++
+      metrics.job(model.name, 'served')
+      job.counted = true
+      metrics.generated(
+        model.name,
+        result.outputTokens.length,
+        result.timings.queueMs,
+        result.timings.promptMs + result.timings.generateMs,
+      )
       await stream.write(
         encodeMessage(
           'INFERENCE_FRAME',
@@ -426,6 +489,12 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
           ),
         )
       }
+    } catch (error) {
+      if (!job.counted && !(error instanceof LimitExceededError)) {
+        metrics.job(model.name, 'failed')
+        job.counted = true
+      }
+      throw error
     } finally {
       model.active--
     }
@@ -482,10 +551,12 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     get jobsServed() {
       return jobsServed
     },
+    metricsUrl: metricsServer?.url,
     async stop() {
       if (stopped) return
       stopped = true
       clearInterval(pruning)
+      await metricsServer?.close()
       await node.stop()
       await prover?.close()
       db.close()

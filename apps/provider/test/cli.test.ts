@@ -14,6 +14,8 @@ describe('infraxa-provider CLI', () => {
     expect(await main(['--model', 'x.gguf', '--gpu', 'quantum'])).toBe(2)
     expect(await main(['--model', 'x.gguf', '--parallel', '0'])).toBe(2)
     expect(await main(['--model', 'x.gguf', '--max-queue', '-1'])).toBe(2)
+    expect(await main(['--model', 'x.gguf', '--metrics', 'localhost'])).toBe(2)
+    expect(await main(['--model', 'x.gguf', '--metrics', '99999'])).toBe(2)
     expect(String(out.mock.calls[0]?.[0])).toMatch(/--parallel <n>/)
     expect(await main(['--nope'])).toBe(2)
     expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/give at least one --model/)

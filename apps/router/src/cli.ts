@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { defaultThreads } from '@infraxa/engine'
 import { InfraxaError } from '@infraxa/protocol'
 import { createRouter, type VerifyModelSource } from './router.js'
 
@@ -12,7 +13,8 @@ Options:
   --data-dir <dir>           node key, VRF key, reputation and receipts (default ./infraxa-router)
   --http <host:port>         HTTP API address (default 127.0.0.1:8080)
   --verify-model <path|uri>  a model this router re-executes to audit answers (repeatable)
-  --threads <n>              CPU threads for verify models (default 2)
+  --threads <n>              CPU threads for verify models (default: cores − 1, 1..8; here ${defaultThreads()})
+  --verify-contexts <n>      replays run at once per verify model, each on its own context (default 1)
   --audit-steps <c>          transcript steps audited per job (default 4)
   --audit-rate <r>           fraction of jobs audited after probation, 0..1 (default 1)
   --mdns                     discover providers on the LAN
@@ -36,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
         http: { type: 'string' },
         'verify-model': { type: 'string', multiple: true },
         threads: { type: 'string' },
+        'verify-contexts': { type: 'string' },
         'audit-steps': { type: 'string' },
         'audit-rate': { type: 'string' },
         mdns: { type: 'boolean' },
@@ -72,7 +75,8 @@ export async function main(argv: string[]): Promise<number> {
       ...(values.bootstrap !== undefined && { bootstrap: values.bootstrap as string[] }),
       http: (values.http as string | undefined) ?? '127.0.0.1:8080',
       verifyModels,
-      threads: int('threads', 2, 1),
+      threads: int('threads', defaultThreads(), 1),
+      verifyContexts: int('verify-contexts', 1, 1),
       auditSteps: int('audit-steps', 4, 1),
       auditRate,
       mdns: values.mdns === true,

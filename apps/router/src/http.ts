@@ -62,7 +62,8 @@ export interface RouterApi {
   models(): Array<Record<string, unknown>>
   receipt(id: string): Record<string, unknown> | undefined
   health(): Record<string, unknown>
-  metrics(): string
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>
 }
 
 export interface HttpLimits {
@@ -300,8 +301,8 @@ async function handle(
   }
   if (path === '/health') return sendJson(res, 200, api.health())
   if (path === '/metrics') {
-    const text = api.metrics()
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+    const text = await api.metrics()
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
     return void res.end(text)
   }
   sendJson(res, 404, {

@@ -21,6 +21,7 @@ import {
 import { AnswerStream, type Release } from './answer-stream.js'
 import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
 import type { CompletionReceipt, CompletionRequest, CompletionResult } from './http.js'
+import type { RouterMetrics } from './metrics.js'
 import type { ProviderTable } from './provider-table.js'
 import type { ReceiptStore } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
@@ -54,10 +55,7 @@ export interface JobDeps {
     providerId: string,
     modelHash: Uint8Array,
   ) => Promise<{ verdict: string; reason: string }>
-  metrics: {
-    countJob: (labels: Record<string, string>) => void
-    countAudit: (labels: Record<string, string>, by?: number) => void
-  }
+  metrics: Pick<RouterMetrics, 'job' | 'audited' | 'verification'>
 }
 
 /**
@@ -77,9 +75,10 @@ export function createJobRunner({
   settings,
   settling,
   watch,
-  metrics: { countJob, countAudit },
+  metrics,
 }: JobDeps) {
   const { auditSteps, auditRate, jobTimeoutMs, commitTopK, challengeWindowMs } = settings
+  const routerVrfKey = vrfPublicKey(vrfSecretKey)
 
   /** A failed job: its signed receipt kept, the provider banned, counted; returns the error to throw. */
   function failed(
@@ -88,7 +87,7 @@ export function createJobRunner({
     providerId: string,
   ): VerificationFailed {
     receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, 'failed')
-    countJob({ verdict: 'failed' })
+    metrics.job('failed')
     reputation.record(providerId, 'failed_audit', { jobId: jobHex, reason: receipt.reason })
     return new VerificationFailed(providerId, receipt.reason, jobHex)
   }
@@ -127,7 +126,7 @@ export function createJobRunner({
       routerNonce: new Uint8Array(randomBytes(32)),
       deadlineMs: BigInt(Date.now() + jobTimeoutMs),
       providerPublicKey: args.providerKey,
-      vrfPublicKey: vrfPublicKey(vrfSecretKey),
+      vrfPublicKey: routerVrfKey,
     })
     const requestEnvelope = signEnvelope('INFERENCE_REQUEST', requestMessage, node.signer)
     // Providers on probation are audited before anything reaches the client (the optimistic mode answers
@@ -289,7 +288,7 @@ export function createJobRunner({
         else fail(result.reason)
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         audited = challenge.steps.length
-        countAudit({}, audited)
+        metrics.audited(audited)
       }
     }
     if (optimistic && verdict !== 'failed') {
@@ -301,6 +300,7 @@ export function createJobRunner({
       reason = result.valid ? '' : result.reason
     }
     const verifyMs = performance.now() - verifyStarted
+    metrics.verification(req.verification, verifyMs)
     const receipt = create(ReceiptSchema, {
       jobId,
       request: requestEnvelope,
@@ -323,7 +323,7 @@ export function createJobRunner({
       settling.set(jobHex, watching)
       watching.finally(() => setTimeout(() => settling.delete(jobHex), challengeWindowMs).unref())
     }
-    countJob({ verdict })
+    metrics.job(verdict)
     // Only an audit of execution is evidence: proof-only or unaudited jobs do not count toward probation.
     // A grey per-token result puts the provider back on probation (more of its answers checked), no penalty.
     if (tokenCheck?.verdict === 'grey')
@@ -360,6 +360,7 @@ export function createJobRunner({
           generate: Math.round(generatedMs),
           verify: Math.round(verifyMs),
           stream_check: Math.round(answer.checkMs),
+          provider_queue: response.timings?.queueMs ?? 0,
           provider_prompt: response.timings?.promptMs ?? 0,
           provider_decode: response.timings?.generateMs ?? 0,
         },

@@ -1,33 +1,115 @@
-/** Prometheus text-format counters and gauges, enough for a router's `/metrics`. */
-export class Metrics {
-  readonly #counters = new Map<string, { help: string; values: Map<string, number> }>()
-  readonly #gauges = new Map<string, { help: string; read: () => number }>()
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
-  counter(name: string, help: string): (labels?: Record<string, string>, by?: number) => void {
-    const entry = { help, values: new Map<string, number>() }
-    this.#counters.set(name, entry)
-    return (labels = {}, by = 1) => {
-      const key = Object.entries(labels)
-        .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
-        .join(',')
-      entry.values.set(key, (entry.values.get(key) ?? 0) + by)
-    }
+/** Live numbers the gauges read when `/metrics` is scraped. */
+export interface RouterGauges {
+  providers: () => number
+  pendingCompletions: () => number
+  jobsInFlight: () => number
+  bannedProviders: () => number
+}
+
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+/**
+ * A router's Prometheus metrics (prom-client, one registry per router so several routers in one
+ * process keep their own): outcomes counted, latency and verification time as histograms, load as
+ * gauges read at scrape time.
+ */
+export class RouterMetrics {
+  readonly registry = new Registry()
+  readonly #requests: Counter<'outcome'>
+  readonly #jobs: Counter<'verdict'>
+  readonly #audited: Counter
+  readonly #reputation: Counter<'event'>
+  readonly #latency: Histogram<'outcome'>
+  readonly #verification: Histogram<'mode'>
+
+  constructor(gauges: RouterGauges) {
+    const registers = [this.registry]
+    this.#requests = new Counter({
+      name: 'infraxa_requests_total',
+      help: 'Chat completions by outcome',
+      labelNames: ['outcome'],
+      registers,
+    })
+    this.#jobs = new Counter({
+      name: 'infraxa_jobs_total',
+      help: 'Provider jobs by verdict',
+      labelNames: ['verdict'],
+      registers,
+    })
+    this.#audited = new Counter({
+      name: 'infraxa_audited_steps_total',
+      help: 'Transcript steps audited by re-execution',
+      registers,
+    })
+    this.#reputation = new Counter({
+      name: 'infraxa_reputation_events_total',
+      help: 'Reputation events recorded for providers (success, grey, timeout, error, failed_audit, fraud)',
+      labelNames: ['event'],
+      registers,
+    })
+    this.#latency = new Histogram({
+      name: 'infraxa_request_duration_seconds',
+      help: 'Completion latency as the client sees it, from admission to the verified answer',
+      labelNames: ['outcome'],
+      buckets: SECONDS,
+      registers,
+    })
+    this.#verification = new Histogram({
+      name: 'infraxa_verification_duration_seconds',
+      help: 'Router time spent verifying one job after its stream ended (audit replay, proof check)',
+      labelNames: ['mode'],
+      buckets: SECONDS,
+      registers,
+    })
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read())
+        },
+      })
+    gauge('infraxa_providers', 'Providers in the table', gauges.providers)
+    gauge(
+      'infraxa_pending_completions',
+      'Completions waiting for or running on a provider',
+      gauges.pendingCompletions,
+    )
+    gauge('infraxa_jobs_in_flight', 'Jobs this router runs on providers now', gauges.jobsInFlight)
+    gauge('infraxa_banned_providers', 'Providers banned for cheating', gauges.bannedProviders)
   }
 
-  gauge(name: string, help: string, read: () => number): void {
-    this.#gauges.set(name, { help, read })
+  /** A completion ended (`verified`, `failed`, `busy`, `rejected_full`) after `ms` since admission. */
+  request(outcome: string, ms?: number): void {
+    this.#requests.inc({ outcome })
+    if (ms !== undefined) this.#latency.observe({ outcome }, ms / 1000)
   }
 
-  render(): string {
-    const lines: string[] = []
-    for (const [name, { help, values }] of this.#counters) {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`)
-      if (values.size === 0) lines.push(`${name} 0`)
-      for (const [labels, v] of values) lines.push(`${name}${labels ? `{${labels}}` : ''} ${v}`)
-    }
-    for (const [name, { help, read }] of this.#gauges) {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${read()}`)
-    }
-    return `${lines.join('\n')}\n`
+  job(verdict: string): void {
+    this.#jobs.inc({ verdict })
+  }
+
+  audited(steps: number): void {
+    this.#audited.inc(steps)
+  }
+
+  reputation(event: string): void {
+    this.#reputation.inc({ event })
+  }
+
+  verification(mode: string, ms: number): void {
+    this.#verification.observe({ mode }, ms / 1000)
+  }
+
+  /** The Prometheus text exposition. */
+  render(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
   }
 }

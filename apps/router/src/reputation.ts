@@ -25,6 +25,8 @@ export interface ReputationOptions {
   halfLifeMs?: number
   /** Clean jobs before a new identity leaves probation (every job audited until then). @default 10 */
   probationJobs?: number
+  /** Called with every event recorded (metrics). */
+  onEvent?: (event: ReputationEvent) => void
   /** Now, for tests. @default Date.now */
   now?: () => number
 }
@@ -53,9 +55,11 @@ export class ReputationBook {
   readonly #halfLifeMs: number
   readonly #probationJobs: number
   readonly #now: () => number
+  readonly #onEvent: ((event: ReputationEvent) => void) | undefined
 
   constructor(db: DatabaseSync, options: ReputationOptions = {}) {
     this.#db = db
+    this.#onEvent = options.onEvent
     this.#halfLifeMs = options.halfLifeMs ?? 6 * 3600_000
     this.#probationJobs = options.probationJobs ?? 10
     this.#now = options.now ?? Date.now
@@ -127,6 +131,7 @@ export class ReputationBook {
     details: { jobId?: string; reason?: string } = {},
   ): ProviderReputation {
     const now = this.#now()
+    this.#onEvent?.(event)
     const current = this.get(peerId)
     const weight = event === 'success' ? 1 : SEVERITY[event]
     const alpha = current.alpha + (event === 'success' ? 1 : 0)

@@ -19,7 +19,7 @@ import {
 } from './errors.js'
 import { type CompletionRequest, type CompletionResult, createHttpServer, type RouterApi } from './http.js'
 import { createJobRunner, VerificationFailed } from './job.js'
-import { Metrics } from './metrics.js'
+import { RouterMetrics } from './metrics.js'
 import { ProviderTable } from './provider-table.js'
 import { ReceiptStore } from './receipts.js'
 import { type ReputationBook as Book, ReputationBook } from './reputation.js'
@@ -44,8 +44,10 @@ export interface RouterOptions {
   http?: string | false
   /** Models the router holds to re-execute audits. */
   verifyModels?: readonly VerifyModelSource[]
-  /** CPU threads for verify models. @default 2 */
+  /** CPU threads per verify-model context. @default cores − 1, 1..8 */
   threads?: number
+  /** Replays that run at once per verify model, each on its own context (`--verify-contexts`). @default 1 */
+  verifyContexts?: number
   /** Steps audited per job (c). @default 4 */
   auditSteps?: number
   /** Fraction of jobs audited after probation. @default 1 (every job) */
@@ -146,6 +148,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
 
   const verifyModels = await VerifyModels.load(options.verifyModels ?? [], {
     ...(options.threads !== undefined && { threads: options.threads }),
+    ...(options.verifyContexts !== undefined && { contexts: options.verifyContexts }),
     ...(options.onProgress && { onProgress: options.onProgress }),
     ...(options.tolerance && { tolerance: options.tolerance }),
     ...(options.allowOtherBuilds !== undefined && { allowOtherBuilds: options.allowOtherBuilds }),
@@ -153,7 +156,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   const disposeModels = () => verifyModels.dispose()
 
   const db = new DatabaseSync(join(options.dataDir, 'router.sqlite'))
+  // WAL, synced at checkpoints: a write survives a crash of the process, without an fsync per job.
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL')
+  const metrics = new RouterMetrics({
+    providers: () => providers.all().length,
+    pendingCompletions: () => scheduler.pendingTotal,
+    jobsInFlight: () => scheduler.inFlightTotal,
+    bannedProviders: () => reputation.list().filter((r) => r.banned).length,
+  })
   const reputation = new ReputationBook(db, {
+    onEvent: (event) => metrics.reputation(event),
     ...(options.probationJobs !== undefined && { probationJobs: options.probationJobs }),
     ...(options.reputationHalfLifeMs !== undefined && { halfLifeMs: options.reputationHalfLifeMs }),
   })
@@ -173,30 +185,6 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     throw error
   }
   const providers = new ProviderTable(node)
-  const metrics = new Metrics()
-  const countRequest = metrics.counter('infraxa_requests_total', 'Chat completions by outcome')
-  const countJob = metrics.counter('infraxa_jobs_total', 'Provider jobs by verdict')
-  const countAudit = metrics.counter(
-    'infraxa_audited_steps_total',
-    'Transcript steps audited by re-execution',
-  )
-  metrics.gauge('infraxa_providers', 'Providers in the table', () => providers.all().length)
-  metrics.gauge(
-    'infraxa_pending_completions',
-    'Completions waiting for or running on a provider',
-    () => scheduler.pendingTotal,
-  )
-  metrics.gauge(
-    'infraxa_jobs_in_flight',
-    'Jobs this router runs on providers now',
-    () => scheduler.inFlightTotal,
-  )
-  metrics.gauge(
-    'infraxa_banned_providers',
-    'Providers banned for cheating',
-    () => reputation.list().filter((r) => r.banned).length,
-  )
-
   await serveFraudProofs(node, { verifyModels, reputation })
   const watch = createWatcher({
     node,
@@ -206,7 +194,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     verifyModels,
     vrfSecretKey,
     auditSteps,
-    onSettled: (verdict) => countJob({ verdict }),
+    onSettled: (verdict) => metrics.job(verdict),
   })
 
   const offConnect = node.on('peer:connect', (event) => {
@@ -257,7 +245,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     },
     settling,
     watch,
-    metrics: { countJob, countAudit },
+    metrics,
   })
 
   async function complete(
@@ -293,7 +281,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     }
     const queue = hex(model.hash)
     if (!scheduler.enter(queue)) {
-      countRequest({ outcome: 'rejected_full' })
+      metrics.request('rejected_full')
       throw new TooManyRequestsError(model.name, scheduler.pending(queue), 1)
     }
     try {
@@ -319,7 +307,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const attempts: string[] = []
     const tried = new Set<string>()
     const delivered = { value: false }
+    const admittedAt = performance.now()
     const waitUntil = Date.now() + queueWaitMs
+    let startedAt = admittedAt
     let failures = 0
     let sawBusy = false
     let refreshed = false
@@ -347,6 +337,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       }
       const chosen = pickWithExploration(ready, options.newcomerShare ?? 0.1)!
       const done = scheduler.start(chosen.peerId)
+      startedAt = performance.now()
       try {
         const result = await runJob({
           request: req,
@@ -360,8 +351,21 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
           signal,
           delivered,
         })
-        countRequest({ outcome: 'verified' })
-        return { ...result, receipt: { ...result.receipt, attempts: failures + 1 } }
+        const totalMs = performance.now() - admittedAt
+        metrics.request('verified', totalMs)
+        return {
+          ...result,
+          receipt: {
+            ...result.receipt,
+            attempts: failures + 1,
+            // Waiting for a provider with room, and the router's whole time on the request (not HTTP).
+            timings_ms: {
+              ...result.receipt.timings_ms,
+              wait: Math.round(startedAt - admittedAt),
+              total: round2(totalMs),
+            },
+          },
+        }
       } catch (error) {
         if (signal.aborted) throw error
         // Busy (or rate-limited) is load, not a fault: wait for its hint, then try again.
@@ -393,10 +397,10 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       }
     }
     if (attempts.length === 0 && sawBusy) {
-      countRequest({ outcome: 'busy' })
+      metrics.request('busy', performance.now() - admittedAt)
       throw new TooManyRequestsError(model.name, scheduler.pending(hex(model.hash)), 1)
     }
-    countRequest({ outcome: 'failed' })
+    metrics.request('failed', performance.now() - admittedAt)
     throw new NoVerifiedAnswerError(attempts.length > 0 ? attempts : ['no eligible provider for this model'])
   }
 
@@ -611,3 +615,5 @@ const CLIENT_CAUSED = new Set([
   'ERR_CONTEXT_OVERFLOW',
   'ERR_EMPTY_PROMPT',
 ])
+
+const round2 = (ms: number) => Math.round(ms * 100) / 100

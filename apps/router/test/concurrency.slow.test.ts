@@ -39,6 +39,7 @@ describe('concurrency: batched providers, waiting instead of failing', () => {
           threads: 1,
           // One sequence each (the default): 200 requests wait in the router's and providers' queues.
           limits: { maxQueuedJobs: 8 },
+          metrics: { port: 0 },
         }),
       ),
     )
@@ -58,7 +59,39 @@ describe('concurrency: batched providers, waiting instead of failing', () => {
   })
 
   it('200 concurrent requests to 2 providers: every one answered and verified, nobody penalised', async () => {
+    // The providers' /metrics show the burst as it is served: sequences in use and jobs queued.
+    let scraping = true
+    let maxQueued = 0
+    let maxActive = 0
+    const scrape = (async () => {
+      while (scraping) {
+        for (const p of providers) {
+          const text = await (await fetch(`${p.metricsUrl}/metrics`)).text()
+          const read = (name: string) =>
+            Number(new RegExp(`^${name}\\{model="stories260K"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN)
+          maxQueued = Math.max(maxQueued, read('infraxa_provider_queued_jobs'))
+          maxActive = Math.max(maxActive, read('infraxa_provider_active_sequences'))
+        }
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => post(router.url!, body(i))))
+    scraping = false
+    await scrape
+    expect(maxActive).toBe(1)
+    expect(maxQueued).toBeGreaterThan(0)
+    expect(maxQueued).toBeLessThanOrEqual(8)
+    for (const p of providers) {
+      const text = await (await fetch(`${p.metricsUrl}/metrics`)).text()
+      expect(text).toContain(
+        `infraxa_provider_jobs_total{model="stories260K",outcome="served"} ${p.jobsServed}`,
+      )
+      expect(text).toMatch(/^infraxa_provider_queued_jobs\{model="stories260K"\} 0$/m)
+      expect(text).toMatch(/^infraxa_provider_generate_seconds_count\{model="stories260K"\} [1-9]/m)
+    }
+    const routerMetrics = await (await fetch(`${router.url}/metrics`)).text()
+    expect(routerMetrics).toMatch(/^infraxa_request_duration_seconds_count\{outcome="verified"\} 200$/m)
+    expect(routerMetrics).toMatch(/^infraxa_verification_duration_seconds_count\{mode="merkle"\} \d+$/m)
     const statuses = results.map((r) => r.status)
     expect(statuses.filter((s) => s !== 200)).toEqual([])
     expect(results.every((r) => r.json.infraxa.verdict === 'verified')).toBe(true)

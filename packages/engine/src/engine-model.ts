@@ -53,7 +53,8 @@ export interface EngineModelParts {
   gpu: GpuBackend
   llama: Llama
   model: LlamaModel
-  context: LlamaContext
+  /** One or more contexts of the model, each with the same number of sequences. */
+  contexts: LlamaContext[]
   summary: GgufSummary
   engineInfo: EngineInfo
 }
@@ -65,9 +66,11 @@ function checkPositiveInteger(name: string, value: number, max: number): void {
 }
 
 /**
- * A loaded model with one llama.cpp context, pinned to the settings in {@link PINNED_NUMERIC_SETTINGS}.
- * The context has `parallel` sequences: that many jobs (generations and replays) run at once, their
- * tokens batched into one decode by llama.cpp; more wait in order. It is an `Executor` for
+ * A loaded model with one llama.cpp context (or `contexts` of them), pinned to the settings in
+ * {@link PINNED_NUMERIC_SETTINGS}. Each context has `parallel` sequences, whose tokens llama.cpp batches
+ * into one decode; contexts decode independently (each alone, on its own threads), so jobs on different
+ * contexts run at once with the numerics of a solo decode. Contexts × parallel jobs run at once; more
+ * wait in order. It is an `Executor` for
  * `@infraxa/proofs` (see {@link EngineModel.replay}). Dispose it (or `await using`) to free memory.
  */
 export class EngineModel implements AsyncDisposable {
@@ -89,7 +92,9 @@ export class EngineModel implements AsyncDisposable {
     this.path = parts.path
     this.summary = parts.summary
     this.engineInfo = parts.engineInfo
-    const sequences = Array.from({ length: parts.context.totalSequences }, () => parts.context.getSequence())
+    const sequences = parts.contexts.flatMap((context) =>
+      Array.from({ length: context.totalSequences }, () => context.getSequence()),
+    )
     this.#pool = new SequencePool(sequences)
   }
 
@@ -98,7 +103,7 @@ export class EngineModel implements AsyncDisposable {
     return this.summary.vocabSize
   }
 
-  /** Jobs that run at once (the context's sequences). */
+  /** Jobs that run at once (sequences over all contexts). */
   get parallel(): number {
     return this.#pool.size
   }
@@ -267,7 +272,7 @@ export class EngineModel implements AsyncDisposable {
       // Every sequence back (queued jobs see the abort and give theirs up at once).
       const held = await Promise.all(Array.from({ length: this.#pool.size }, () => this.#pool.acquire()))
       try {
-        await this.#parts.context.dispose()
+        for (const context of this.#parts.contexts) await context.dispose()
         await this.#parts.model.dispose()
         await releaseLlama(this.#parts.gpu)
       } finally {

@@ -29,6 +29,13 @@ export type LoadModelOptions = ModelLocation & {
    * (each sequence gets `contextSize` tokens). @default 1
    */
   parallel?: number
+  /**
+   * Contexts of the model (weights loaded once), each with `parallel` sequences and `threads` threads.
+   * Unlike sequences, contexts do not share a batch: with `parallel` 1 every job decodes alone, with the
+   * numerics of a single-context engine, and `contexts` jobs run at once (e.g. a router's replays).
+   * @default 1
+   */
+  contexts?: number
   /** Flash attention; leave the pinned default (`true`) for the same reason. */
   flashAttention?: boolean
   /** Called with download progress (hf: models) and load progress (0..1), e.g. for a CLI progress bar. */
@@ -51,7 +58,7 @@ function checkOptions(options: LoadModelOptions): void {
   if (!Number.isInteger(options.threads) || options.threads < 1) {
     throw new InvalidArgumentError(`threads must be a positive integer, got ${options.threads}`)
   }
-  for (const key of ['contextSize', 'batchSize', 'parallel'] as const) {
+  for (const key of ['contextSize', 'batchSize', 'parallel', 'contexts'] as const) {
     const value = options[key]
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new InvalidArgumentError(`${key} must be a positive integer, got ${value}`)
@@ -82,7 +89,7 @@ export async function loadModel(options: LoadModelOptions): Promise<EngineModel>
   const gpu = options.gpu ?? false
   const llama = await acquireLlama(gpu)
   let model: LlamaModel | undefined
-  let context: LlamaContext | undefined
+  const contexts: LlamaContext[] = []
   try {
     try {
       model = await llama.loadModel({
@@ -99,22 +106,26 @@ export async function loadModel(options: LoadModelOptions): Promise<EngineModel>
     const flashAttention =
       (options.flashAttention ?? PINNED_NUMERIC_SETTINGS.flashAttention) && model.flashAttentionSupported
     const trainContext = model.trainContextSize || DEFAULT_MAX_CONTEXT
-    try {
-      context = await model.createContext({
-        contextSize: options.contextSize ?? Math.min(trainContext, DEFAULT_MAX_CONTEXT),
-        batchSize: options.batchSize ?? PINNED_NUMERIC_SETTINGS.batchSize,
-        threads: options.threads,
-        flashAttention,
-        sequences: options.parallel ?? 1,
-        failedCreationRemedy: false,
-      })
-    } catch (cause) {
-      throw new ModelLoadError(path, `cannot create a context: ${firstLine(cause)}`, { cause })
+    for (let i = 0; i < (options.contexts ?? 1); i++) {
+      try {
+        contexts.push(
+          await model.createContext({
+            contextSize: options.contextSize ?? Math.min(trainContext, DEFAULT_MAX_CONTEXT),
+            batchSize: options.batchSize ?? PINNED_NUMERIC_SETTINGS.batchSize,
+            threads: options.threads,
+            flashAttention,
+            sequences: options.parallel ?? 1,
+            failedCreationRemedy: false,
+          }),
+        )
+      } catch (cause) {
+        throw new ModelLoadError(path, `cannot create context ${i + 1}: ${firstLine(cause)}`, { cause })
+      }
     }
-    const engineInfo = await describeEngine(llama, context, { flashAttention, threads: options.threads })
-    return new EngineModel({ path, gpu, llama, model, context, summary: inspection.summary, engineInfo })
+    const engineInfo = await describeEngine(llama, contexts[0]!, { flashAttention, threads: options.threads })
+    return new EngineModel({ path, gpu, llama, model, contexts, summary: inspection.summary, engineInfo })
   } catch (error) {
-    await context?.dispose().catch(() => {})
+    for (const context of contexts) await context.dispose().catch(() => {})
     await model?.dispose().catch(() => {})
     await releaseLlama(gpu)
     throw error

@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os'
+
 /**
  * The llama.cpp settings that make teacher-forced replay reproduce generation, pinned for every provider
  * and verifier (measured on node-llama-cpp 3.21.1, CPU build `sapphirerapids`; see docs/calibration.md).
@@ -23,3 +25,13 @@ export const PINNED_NUMERIC_SETTINGS = Object.freeze({
   flashAttention: true,
   kvCacheType: 'f16',
 } as const)
+
+/**
+ * The default CPU thread count: one less than the cores this process may use (the node's event loop,
+ * network and signing need one), at least 1, at most 8. Measured on 2 cores (node-llama-cpp 3.21.1):
+ * 2 threads decoded stories260K at 75 tokens/s against 1,001 with 1 thread, and a 60M Q8_0 model at 27
+ * against 32 — llama.cpp's threads spin at every op and lose to the process's own thread for a core.
+ */
+export function defaultThreads(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.min(8, cores - 1))
+}

@@ -314,6 +314,25 @@ describe('replay', () => {
     expect(b.outputTokens).toEqual(result.outputTokens)
   })
 
+  it('runs jobs on several contexts at once with the numerics of one context (stories260K, F32)', async () => {
+    const two = await loadModel({ path: stories.path, threads: THREADS, contextSize: 512, contexts: 2 })
+    try {
+      expect(two.parallel).toBe(2)
+      expect(two.engineInfo.parallel).toBe(1)
+      const results = await Promise.all(
+        [0, 1, 2, 3].map((i) => stories.generate({ promptTokens: [1, 300 + i, 40], maxTokens: 24 }).result),
+      )
+      const request = (r: (typeof results)[number]) => ({ ...r, positions: r.steps.map((s) => s.t), topK: 8 })
+      const solo = []
+      for (const r of results) solo.push(await stories.replay(request(r)))
+      // F32 replays are not bit-identical to decoding, but a replay on either context is bit-identical to
+      // a replay on a single-context engine: contexts never share a batch.
+      expect(await Promise.all(results.map((r) => two.replay(request(r))))).toEqual(solo)
+    } finally {
+      await two.dispose()
+    }
+  })
+
   it('replays a growing answer chunk by chunk with the cache kept, exactly as replays from scratch', async () => {
     const result = await generatedQ8.generate({ promptTokens: [1, 280, 281], maxTokens: 60 }).result
     const n = result.outputTokens.length

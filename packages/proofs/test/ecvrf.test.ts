@@ -35,11 +35,28 @@ describe('ECVRF-EDWARDS25519-SHA512-TAI', () => {
     it(`matches RFC 9381 Example ${16 + i}`, () => {
       const sk = unhex(v.sk)
       expect(hex(vrfPublicKey(sk))).toBe(v.pk)
+      // Verified before this process proved it: the full point arithmetic, not the proved-here cache.
+      expect(hex(vrfVerify(unhex(v.pk), unhex(v.alpha), unhex(v.pi))!)).toBe(v.beta)
       const pi = vrfProve(sk, unhex(v.alpha))
       expect(hex(pi)).toBe(v.pi)
       expect(hex(vrfProofToHash(pi))).toBe(v.beta)
-      expect(hex(vrfVerify(unhex(v.pk), unhex(v.alpha), unhex(v.pi))!)).toBe(v.beta)
+      expect(hex(vrfVerify(unhex(v.pk), unhex(v.alpha), pi)!)).toBe(v.beta)
     })
+  })
+
+  it('a proof made here verifies at once, and any change to key, input or proof is still refused', () => {
+    const sk = new Uint8Array(32).fill(9)
+    const pk = vrfPublicKey(sk)
+    const alpha = new Uint8Array([1, 2, 3])
+    const pi = vrfProve(sk, alpha)
+    expect(vrfVerify(pk, alpha, pi)).toEqual(vrfProofToHash(pi))
+    expect(vrfVerify(pk, new Uint8Array([1, 2, 4]), pi)).toBeUndefined()
+    expect(vrfVerify(vrfPublicKey(new Uint8Array(32).fill(8)), alpha, pi)).toBeUndefined()
+    for (const at of [0, 40, 79]) {
+      const bad = Uint8Array.from(pi)
+      bad[at]! ^= 1
+      expect(vrfVerify(pk, alpha, bad)).toBeUndefined()
+    }
   })
 
   it('rejects a proof under another key, for another input, or with a flipped bit', () => {

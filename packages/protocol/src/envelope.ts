@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf'
-import { ed25519 } from '@noble/curves/ed25519.js'
 import { decodeMessage, encodeMessage, type MessageOf } from './codec.js'
+import { ed25519KeyPair, ed25519Sign, ed25519Verify } from './ed25519.js'
 import { InvalidArgumentError, InvalidSignatureError, UnexpectedEnvelopeError } from './errors.js'
 import { type SignedEnvelope, SignedEnvelopeSchema } from './gen/infraxa/v1/envelope_pb.js'
 import { MESSAGE_KINDS, type SignedKind } from './kinds.js'
@@ -26,11 +26,8 @@ export function ed25519Signer(secretKey: Uint8Array): Signer {
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) {
     throw new InvalidArgumentError('ed25519Signer: secret key must be 32 bytes')
   }
-  const key = Uint8Array.from(secretKey)
-  return {
-    publicKey: ed25519.getPublicKey(key),
-    sign: (message) => ed25519.sign(message, key),
-  }
+  const { privateKey, publicKey } = ed25519KeyPair(secretKey)
+  return { publicKey, sign: (message) => ed25519Sign(privateKey, message) }
 }
 
 const utf8 = new TextEncoder()
@@ -91,16 +88,11 @@ export function signPayload(kind: SignedKind, payload: Uint8Array, signer: Signe
 export function verifyEnvelopeSignature(envelope: SignedEnvelope): boolean {
   if (envelope.publicKey.length !== PUBLIC_KEY_BYTES || envelope.signature.length !== SIGNATURE_BYTES)
     return false
-  try {
-    return ed25519.verify(
-      envelope.signature,
-      envelopeSigningBytes(envelope.domain, envelope.payloadType, envelope.payload),
-      envelope.publicKey,
-      { zip215: false },
-    )
-  } catch {
-    return false
-  }
+  return ed25519Verify(
+    envelope.signature,
+    envelopeSigningBytes(envelope.domain, envelope.payloadType, envelope.payload),
+    envelope.publicKey,
+  )
 }
 
 export interface OpenEnvelopeOptions {
