@@ -1,10 +1,27 @@
 import { InfraxaError } from '@infraxa/protocol'
 
-/** The HTTP request is not a valid chat completion request. Maps to 400. */
+/**
+ * The HTTP request is not a valid (or not a supported) completion request. Maps to 400
+ * `invalid_request_error`, naming the offending parameter in `param` where there is one.
+ */
 export class BadRequestError extends InfraxaError {
   readonly status = 400
-  constructor(reason: string) {
-    super('ERR_BAD_REQUEST', reason)
+  /** The request parameter at fault (OpenAI's `error.param`), e.g. `top_p` or `messages[2].role`. */
+  readonly param: string | undefined
+  constructor(reason: string, param?: string, code = 'ERR_BAD_REQUEST') {
+    super(code, reason)
+    this.param = param
+  }
+}
+
+/** Prompt + max_tokens exceed the model's context window (OpenAI's `context_length_exceeded`). Maps to 400. */
+export class ContextLengthExceededError extends BadRequestError {
+  constructor(promptTokens: number, maxTokens: number, contextSize: number) {
+    super(
+      `This model's maximum context length is ${contextSize} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+      'messages',
+      'context_length_exceeded',
+    )
   }
 }
 

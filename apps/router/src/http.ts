@@ -1,56 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { InfraxaError } from '@infraxa/protocol'
 import { BadRequestError, PayloadTooLargeError } from './errors.js'
+import { type CompletionRequest, parseCompletionRequest } from './openai-request.js'
+import { ChunkWriter, type CompletionResult, completionBody } from './openai-response.js'
 
-/** A chat completion request after validation. */
-export interface CompletionRequest {
-  readonly model: string
-  readonly messages: ReadonlyArray<{ role: string; content: string }>
-  readonly maxTokens: number
-  readonly temperature: number
-  readonly seed: bigint
-  readonly stop: readonly string[]
-  readonly verification: string
-  readonly stream: boolean
-  /**
-   * With `stream`: `verified` (default) releases text a chunk behind the router's re-execution of the
-   * streamed tokens; `live` sends it as it comes, unverified until the end (the receipt says so).
-   */
-  readonly streamMode: 'verified' | 'live'
-}
-
-/** The verification summary every completion carries (field `infraxa`, ignored by OpenAI clients). */
-export interface CompletionReceipt {
-  readonly receipt_id: string
-  readonly verification: string
-  readonly verdict: 'verified' | 'failed' | 'pending' | 'unaudited'
-  readonly reason?: string
-  /** How the text reached the client: `none` (after verification), `verified` (a chunk behind), `live`. */
-  readonly streaming: 'none' | 'verified' | 'live'
-  /** The per-token check: steps scored, mismatches, p-value if honest, verdict. */
-  readonly token_check?: {
-    readonly steps: number
-    readonly mismatches: number
-    readonly largest_margin: number
-    readonly p_value: number
-    readonly verdict: string
-  }
-  readonly provider: string
-  readonly model_hash: string
-  readonly audited_steps: number
-  readonly attempts: number
-  readonly timings_ms: Readonly<Record<string, number>>
-}
-
-export interface CompletionResult {
-  readonly id: string
-  readonly model: string
-  readonly text: string
-  readonly finishReason: string
-  readonly promptTokens: number
-  readonly completionTokens: number
-  readonly receipt: CompletionReceipt
-}
+export type { CompletionRequest } from './openai-request.js'
+export type { CompletionReceipt, CompletionResult } from './openai-response.js'
 
 /** What the HTTP layer needs from a router. */
 export interface RouterApi {
@@ -73,99 +28,41 @@ export interface HttpLimits {
   maxTokens?: number
   /** @default 256 */
   maxMessages?: number
+  /** Most choices (`n`) per request. @default 8 */
+  maxChoices?: number
 }
 
 const MiB = 1024 * 1024
+/** How long an oversize upload is drained (discarded) after its 413 so the client reads the answer. */
+const DRAIN_MS = 10_000
 
 /**
- * Reads the body up to `limit` bytes. Past it, the rest is discarded (not buffered) so the client can
- * finish sending and read the 413; past 16 × limit the connection is cut.
+ * Reads the body up to `limit` bytes. Past it: rejects at once (the 413 goes out), discards the rest of
+ * the upload without buffering it so the client can finish sending and read the answer, and cuts the
+ * connection if it goes on longer than {@link DRAIN_MS}.
  */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    let over = false
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
-      if (size <= limit) chunks.push(chunk)
-      else if (size > 16 * limit) req.destroy()
+      if (size <= limit) return void chunks.push(chunk)
+      if (over) return
+      over = true
+      chunks.length = 0
+      reject(new PayloadTooLargeError(limit))
+      setTimeout(() => req.destroy(), DRAIN_MS).unref()
     })
-    req.on('end', () =>
-      size > limit
-        ? reject(new PayloadTooLargeError(limit))
-        : resolve(Buffer.concat(chunks).toString('utf8')),
-    )
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks).toString('utf8'))
+    })
     req.on('error', reject)
     req.on('close', () => {
-      if (!req.complete) reject(new PayloadTooLargeError(limit))
+      if (!req.complete && !over) reject(new PayloadTooLargeError(limit))
     })
   })
-}
-
-/** Validates an OpenAI-style chat completion body. */
-export function parseCompletionRequest(body: unknown, limits: Required<HttpLimits>): CompletionRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new BadRequestError('body must be a JSON object')
-  const b = body as Record<string, unknown>
-  if (typeof b.model !== 'string' || b.model.length === 0)
-    throw new BadRequestError('"model" must be a non-empty string')
-  if (!Array.isArray(b.messages) || b.messages.length === 0)
-    throw new BadRequestError('"messages" must be a non-empty array')
-  if (b.messages.length > limits.maxMessages)
-    throw new BadRequestError(`at most ${limits.maxMessages} messages`)
-  const messages = b.messages.map((m, i) => {
-    if (typeof m !== 'object' || m === null) throw new BadRequestError(`messages[${i}] must be an object`)
-    const { role, content } = m as Record<string, unknown>
-    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
-      throw new BadRequestError(`messages[${i}].role must be system, user or assistant`)
-    }
-    if (typeof content !== 'string') throw new BadRequestError(`messages[${i}].content must be a string`)
-    return { role, content }
-  })
-  const maxTokensRaw = b.max_completion_tokens ?? b.max_tokens ?? 128
-  if (
-    !Number.isInteger(maxTokensRaw) ||
-    (maxTokensRaw as number) < 1 ||
-    (maxTokensRaw as number) > limits.maxTokens
-  ) {
-    throw new BadRequestError(`"max_tokens" must be an integer in 1..${limits.maxTokens}`)
-  }
-  const temperature = b.temperature ?? 0
-  if (
-    typeof temperature !== 'number' ||
-    !Number.isFinite(temperature) ||
-    temperature < 0 ||
-    temperature > 2
-  ) {
-    throw new BadRequestError('"temperature" must be a number in 0..2')
-  }
-  const seedRaw = b.seed ?? 0
-  if (!Number.isSafeInteger(seedRaw) || (seedRaw as number) < 0)
-    throw new BadRequestError('"seed" must be a non-negative integer')
-  const stopRaw = b.stop ?? []
-  const stop = typeof stopRaw === 'string' ? [stopRaw] : stopRaw
-  if (!Array.isArray(stop) || stop.length > 4 || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
-    throw new BadRequestError('"stop" must be a string or up to 4 non-empty strings')
-  }
-  const extension = (b.infraxa ?? {}) as Record<string, unknown>
-  const verification = b.verification ?? extension.verification ?? 'merkle'
-  if (typeof verification !== 'string') throw new BadRequestError('"verification" must be a string')
-  if (b.stream !== undefined && typeof b.stream !== 'boolean')
-    throw new BadRequestError('"stream" must be a boolean')
-  const streamMode = b.stream_mode ?? extension.stream_mode ?? 'verified'
-  if (streamMode !== 'verified' && streamMode !== 'live')
-    throw new BadRequestError('"stream_mode" must be "verified" (text a chunk behind its check) or "live"')
-  return {
-    model: b.model,
-    messages,
-    maxTokens: maxTokensRaw as number,
-    temperature,
-    seed: BigInt(seedRaw as number),
-    stop: stop as string[],
-    verification,
-    stream: b.stream === true,
-    streamMode,
-  }
 }
 
 function sendJson(
@@ -183,11 +80,14 @@ function sendJson(
   res.end(text)
 }
 
+/** OpenAI's error shape: `{ error: { message, type, param, code } }`. */
 function errorBody(error: InfraxaError): { error: Record<string, unknown> } {
+  const status = (error as { status?: number }).status
   return {
     error: {
       message: error.details ? `${error.shortMessage}. ${error.details}` : error.shortMessage,
-      type: (error as { status?: number }).status === 400 ? 'invalid_request_error' : 'infraxa_error',
+      type: status === 400 || status === 404 || status === 413 ? 'invalid_request_error' : 'infraxa_error',
+      param: error instanceof BadRequestError ? (error.param ?? null) : null,
       code: error.code,
     },
   }
@@ -208,22 +108,6 @@ function statusOf(error: unknown): number {
   return 500
 }
 
-function completionBody(r: CompletionResult): Record<string, unknown> {
-  return {
-    id: r.id,
-    object: 'chat.completion',
-    created: Math.floor(Date.now() / 1000),
-    model: r.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finishReason }],
-    usage: {
-      prompt_tokens: r.promptTokens,
-      completion_tokens: r.completionTokens,
-      total_tokens: r.promptTokens + r.completionTokens,
-    },
-    infraxa: r.receipt,
-  }
-}
-
 /**
  * The router's HTTP surface: OpenAI-compatible `POST /v1/chat/completions` (plain, and SSE with
  * `stream: true`), `GET /v1/models`, `GET /v1/receipts/:id`, `GET /health`, `GET /metrics`.
@@ -234,6 +118,7 @@ export function createHttpServer(api: RouterApi, limitsIn: HttpLimits = {}): Ser
     maxBodyBytes: limitsIn.maxBodyBytes ?? MiB,
     maxTokens: limitsIn.maxTokens ?? 4096,
     maxMessages: limitsIn.maxMessages ?? 256,
+    maxChoices: limitsIn.maxChoices ?? 8,
   }
   return createServer((req, res) => {
     handle(api, limits, req, res).catch((error) => {
@@ -243,8 +128,14 @@ export function createHttpServer(api: RouterApi, limitsIn: HttpLimits = {}): Ser
           statusOf(error),
           error instanceof InfraxaError
             ? errorBody(error)
-            : { error: { message: 'internal error', type: 'server_error', code: 'ERR_INTERNAL' } },
-          retryAfterHeaders(error),
+            : {
+                error: { message: 'internal error', type: 'server_error', param: null, code: 'ERR_INTERNAL' },
+              },
+          {
+            ...retryAfterHeaders(error),
+            // An oversize upload is not read to its end: this connection is not reused.
+            ...(error instanceof PayloadTooLargeError && { connection: 'close' }),
+          },
         )
       } else {
         res.end()
@@ -265,8 +156,15 @@ async function handle(
   if (path === '/v1/chat/completions') {
     if (req.method !== 'POST')
       return sendJson(res, 405, {
-        error: { message: 'use POST', type: 'invalid_request_error', code: 'ERR_METHOD' },
+        error: { message: 'use POST', type: 'invalid_request_error', param: null, code: 'ERR_METHOD' },
       })
+    const declared = Number(req.headers['content-length'])
+    if (Number.isFinite(declared) && declared > limits.maxBodyBytes) {
+      // Refused before reading: the upload is drained, not buffered.
+      req.resume()
+      setTimeout(() => req.destroy(), DRAIN_MS).unref()
+      throw new PayloadTooLargeError(limits.maxBodyBytes)
+    }
     const text = await readBody(req, limits.maxBodyBytes)
     let body: unknown
     try {
@@ -280,14 +178,14 @@ async function handle(
       if (!res.writableFinished) abort.abort()
     })
     if (!request.stream) {
-      const result = await api.complete(request, undefined, abort.signal)
-      return sendJson(res, 200, completionBody(result))
+      const results = await completeChoices(api, request, undefined, abort)
+      return sendJson(res, 200, completionBody(results))
     }
-    return streamCompletion(api, request, res, abort.signal)
+    return streamCompletion(api, request, res, abort)
   }
   if (req.method !== 'GET')
     return sendJson(res, 405, {
-      error: { message: 'use GET', type: 'invalid_request_error', code: 'ERR_METHOD' },
+      error: { message: 'use GET', type: 'invalid_request_error', param: null, code: 'ERR_METHOD' },
     })
   if (path === '/v1/models') return sendJson(res, 200, { object: 'list', data: api.models() })
   if (path.startsWith('/v1/receipts/')) {
@@ -295,7 +193,12 @@ async function handle(
     const receipt = api.receipt(id)
     if (receipt === undefined)
       return sendJson(res, 404, {
-        error: { message: `no receipt "${id}"`, type: 'invalid_request_error', code: 'ERR_NOT_FOUND' },
+        error: {
+          message: `no receipt "${id}"`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'ERR_NOT_FOUND',
+        },
       })
     return sendJson(res, 200, receipt)
   }
@@ -306,61 +209,75 @@ async function handle(
     return void res.end(text)
   }
   sendJson(res, 404, {
-    error: { message: `no route ${path}`, type: 'invalid_request_error', code: 'ERR_NOT_FOUND' },
+    error: { message: `no route ${path}`, type: 'invalid_request_error', param: null, code: 'ERR_NOT_FOUND' },
   })
+}
+
+/**
+ * The `n` choices of a request, each its own job (and receipt) with seed `seed + index`, run at once.
+ * One failing fails the request: the others are cancelled (their sequences freed).
+ */
+async function completeChoices(
+  api: RouterApi,
+  request: CompletionRequest,
+  onText: ((index: number, text: string) => void) | undefined,
+  abort: AbortController,
+): Promise<CompletionResult[]> {
+  const n = request.n ?? 1
+  try {
+    return await Promise.all(
+      Array.from({ length: n }, (_, index) =>
+        api.complete(
+          { ...request, seed: request.seed + BigInt(index) },
+          onText && ((text) => onText(index, text)),
+          abort.signal,
+        ),
+      ),
+    )
+  } catch (error) {
+    abort.abort()
+    throw error
+  }
 }
 
 async function streamCompletion(
   api: RouterApi,
   request: CompletionRequest,
   res: ServerResponse,
-  signal: AbortSignal,
+  abort: AbortController,
 ): Promise<void> {
-  const created = Math.floor(Date.now() / 1000)
-  let id = 'chatcmpl-pending'
+  const chunks = new ChunkWriter(request.model)
+  const opened = new Set<number>()
   let started = false
   const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
-  const start = () => {
-    if (started) return
-    started = true
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    })
-    send({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model: request.model,
-      choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
-    })
+  const start = (index: number) => {
+    if (!started) {
+      started = true
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      })
+    }
+    if (opened.has(index)) return
+    opened.add(index)
+    send(chunks.role(index))
   }
   try {
-    const result = await api.complete(
+    const results = await completeChoices(
+      api,
       request,
-      (text) => {
-        start()
-        send({
-          id,
-          object: 'chat.completion.chunk',
-          created,
-          model: request.model,
-          choices: [{ index: 0, delta: { content: text }, finish_reason: null }],
-        })
+      (index, text) => {
+        start(index)
+        send(chunks.text(index, text))
       },
-      signal,
+      abort,
     )
-    id = result.id
-    start()
-    send({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model: result.model,
-      choices: [{ index: 0, delta: {}, finish_reason: result.finishReason }],
-      infraxa: result.receipt,
+    results.forEach((result, index) => {
+      start(index)
+      send(chunks.finish(index, result))
     })
+    if (request.includeUsage) send(chunks.usage(results))
     res.write('data: [DONE]\n\n')
     res.end()
   } catch (error) {
@@ -368,7 +285,7 @@ async function streamCompletion(
     const body =
       error instanceof InfraxaError
         ? errorBody(error)
-        : { error: { message: 'internal error', type: 'server_error', code: 'ERR_INTERNAL' } }
+        : { error: { message: 'internal error', type: 'server_error', param: null, code: 'ERR_INTERNAL' } }
     send(body)
     res.write('data: [DONE]\n\n')
     res.end()

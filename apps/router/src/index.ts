@@ -1,14 +1,14 @@
 export { AnswerStream, type AnswerStreamOptions, type Release } from './answer-stream.js'
 export { main } from './cli.js'
 export * from './errors.js'
+export { createHttpServer, type HttpLimits, type RouterApi } from './http.js'
 export {
-  type CompletionReceipt,
+  CHAT_PARAMETERS,
   type CompletionRequest,
-  type CompletionResult,
-  createHttpServer,
+  type ParameterSupport,
   parseCompletionRequest,
-  type RouterApi,
-} from './http.js'
+} from './openai-request.js'
+export { type CompletionReceipt, type CompletionResult, completionBody } from './openai-response.js'
 export { type KnownProvider, ProviderTable } from './provider-table.js'
 export { ReceiptStore } from './receipts.js'
 export { type ProviderReputation, ReputationBook, type ReputationEvent, SEVERITY } from './reputation.js'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { EngineModel } from '@infraxa/engine'
 import type { InfraxaNode } from '@infraxa/p2p'
-import { type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
+import { TOKEN_CHECK_EXTRA, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
 import { FRAUD_PROOF_MODE_ID, MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
 import {
   bytesEqual,
@@ -18,6 +18,7 @@ import {
   signEnvelope,
   TokenCheckSchema,
 } from '@infraxa/protocol'
+import { answerLogprobs } from './answer-logprobs.js'
 import { AnswerStream, type Release } from './answer-stream.js'
 import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
 import type { CompletionReceipt, CompletionRequest, CompletionResult } from './http.js'
@@ -331,6 +332,16 @@ export function createJobRunner({
     else if (audited > 0) reputation.record(providerId, 'success', { jobId: jobHex })
     providers.observeLatency(providerId, generatedMs)
     const text = answer.releaseRest()
+    const logprobs =
+      req.logprobs === undefined
+        ? undefined
+        : await answerLogprobs(
+            engine,
+            response.promptTokens,
+            response.outputTokens,
+            req.logprobs.top,
+            commitTopK + TOKEN_CHECK_EXTRA,
+          )
     return {
       id: `chatcmpl-${jobHex}`,
       model: args.modelName,
@@ -344,6 +355,7 @@ export function createJobRunner({
         verdict,
         provider: providerId,
         model_hash: hex(args.modelHash),
+        seed: String(req.seed),
         audited_steps: audited,
         attempts: 1,
         streaming: release === 'held' ? 'none' : release,
@@ -365,6 +377,7 @@ export function createJobRunner({
           provider_decode: response.timings?.generateMs ?? 0,
         },
       },
+      ...(logprobs && { logprobs }),
     }
   }
 }

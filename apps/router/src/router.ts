@@ -13,6 +13,7 @@ import { serveFraudProofs } from './court.js'
 import {
   BadRequestError,
   CannotVerifyError,
+  ContextLengthExceededError,
   NoVerifiedAnswerError,
   TooManyRequestsError,
   UnknownModelError,
@@ -275,9 +276,21 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     }
     const promptTokens = await engine.tokenizePrompt(req.messages)
     if (promptTokens.length + req.maxTokens > engine.contextSize) {
-      throw new BadRequestError(
-        `prompt (${promptTokens.length} tokens) + max_tokens (${req.maxTokens}) exceed the model's context of ${engine.contextSize}`,
-      )
+      throw new ContextLengthExceededError(promptTokens.length, req.maxTokens, engine.contextSize)
+    }
+    // The providers' published limits, checked before any work: a request none of them accepts is the
+    // client's to fix (400), never a provider's fault or a 503.
+    const offers = providers.serving(model.hash).map(({ provider }) => provider.capability)
+    if (offers.length > 0) {
+      const promptLimit = Math.max(...offers.map((c) => c.maxPromptTokens || Number.POSITIVE_INFINITY))
+      if (promptTokens.length > promptLimit)
+        throw new ContextLengthExceededError(promptTokens.length, req.maxTokens, promptLimit)
+      const outputLimit = Math.max(...offers.map((c) => c.maxOutputTokens || Number.POSITIVE_INFINITY))
+      if (req.maxTokens > outputLimit)
+        throw new BadRequestError(
+          `max_tokens ${req.maxTokens} exceeds what the providers of ${model.name} generate (at most ${outputLimit})`,
+          'max_tokens',
+        )
     }
     const queue = hex(model.hash)
     if (!scheduler.enter(queue)) {
@@ -305,6 +318,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     signal: AbortSignal,
   ): Promise<CompletionResult> {
     const attempts: string[] = []
+    const refusals: string[] = []
     const tried = new Set<string>()
     const delivered = { value: false }
     const admittedAt = performance.now()
@@ -388,6 +402,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         const clientCaused = error instanceof RemoteError && CLIENT_CAUSED.has(error.code)
         if (!clientCaused)
           reputation.record(chosen.peerId, timeout ? 'timeout' : 'error', { reason: message })
+        else refusals.push(`${chosen.peerId}: ${message}`)
         if (delivered.value) throw error
         if (!(error instanceof InfraxaError)) console.error('router: unexpected job error', error)
         attempts.push(`${chosen.peerId}: ${message}`)
@@ -395,6 +410,10 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       } finally {
         done()
       }
+    }
+    if (refusals.length > 0 && refusals.length === attempts.length) {
+      // Every provider tried refused the request itself (a limit, an option): the client's to fix.
+      throw new BadRequestError(`every provider refused the request: ${refusals.join('; ')}`)
     }
     if (attempts.length === 0 && sawBusy) {
       metrics.request('busy', performance.now() - admittedAt)

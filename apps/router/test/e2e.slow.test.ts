@@ -80,7 +80,12 @@ describe('provider + router + client end to end (loopback, real models)', () => 
   })
 
   it('is reproducible: the same greedy request gives the same answer', async () => {
-    const body = { model: 'stories260K', messages: [{ role: 'user', content: 'The dog' }], max_tokens: 20 }
+    const body = {
+      model: 'stories260K',
+      messages: [{ role: 'user', content: 'The dog' }],
+      max_tokens: 20,
+      temperature: 0,
+    }
     const first = await chat(router.url!, body)
     const second = await chat(router.url!, body)
     expect(second.json.choices[0].message.content).toBe(first.json.choices[0].message.content)
@@ -230,7 +235,12 @@ describe('provider + router + client end to end (loopback, real models)', () => 
       max_tokens: 8,
     })
     expect(status).toBe(400)
-    expect(json.error.message).toMatch(/exceed the model's context/)
+    expect(json.error).toMatchObject({
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'context_length_exceeded',
+    })
+    expect(json.error.message).toMatch(/maximum context length is \d+ tokens/)
   })
 })
 
@@ -263,6 +273,7 @@ describe('zk_snark mode end to end', () => {
       model: 'stories260K',
       messages: [{ role: 'user', content: 'Once upon a time' }],
       max_tokens: 20,
+      temperature: 0,
       verification: 'zk_snark',
     })
     expect(status).toBe(200)

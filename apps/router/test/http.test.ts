@@ -1,55 +1,124 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { BadRequestError, parseCompletionRequest } from '../src/index.js'
+import { BadRequestError, CHAT_PARAMETERS, parseCompletionRequest } from '../src/index.js'
 
-const limits = { maxBodyBytes: 1 << 20, maxTokens: 512, maxMessages: 8 }
+const limits = { maxTokens: 512, maxMessages: 8, maxChoices: 8 }
 const ok = { model: 'm', messages: [{ role: 'user', content: 'hi' }] }
 
-describe('parseCompletionRequest', () => {
-  it('accepts an OpenAI body with defaults, max_completion_tokens, stop as a string and the infraxa extension', () => {
-    expect(parseCompletionRequest(ok, limits)).toMatchObject({
+/** The 400 a body gets, as the client sees it: the parameter named and why. */
+function refusal(body: unknown): { param: string | undefined; message: string } {
+  try {
+    parseCompletionRequest(body, limits)
+  } catch (error) {
+    expect(error).toBeInstanceOf(BadRequestError)
+    return { param: (error as BadRequestError).param, message: (error as BadRequestError).message }
+  }
+  throw new Error(`accepted ${JSON.stringify(body)}`)
+}
+
+// One row per parameter of the table in docs/openai-compat.md: a value that works, and for refused
+// parameters one that is refused (naming the parameter).
+const ROWS: Record<string, { works: unknown[]; refused: unknown[] }> = {
+  model: { works: ['m'], refused: ['', 3] },
+  messages: { works: [ok.messages], refused: [[], 'hi'] },
+  max_tokens: { works: [1, 512], refused: [0, 513, 1.5] },
+  max_completion_tokens: { works: [7], refused: [0] },
+  temperature: { works: [0, 1, 2], refused: [-0.1, 3, 'hot'] },
+  seed: { works: [0, 9, 2 ** 40], refused: [-1, 1.5] },
+  stop: { works: ['END', ['a', 'b']], refused: [[1], ['a', 'b', 'c', 'd', 'e'], ['']] },
+  n: { works: [1, 8], refused: [0, 9, 2.5] },
+  stream: { works: [true, false], refused: ['yes'] },
+  stream_options: { works: [], refused: [{ include_obfuscation: true }, 'x'] },
+  logprobs: { works: [true, false], refused: ['yes'] },
+  top_logprobs: { works: [], refused: [3] },
+  top_p: { works: [1], refused: [0.9] },
+  frequency_penalty: { works: [0], refused: [0.5] },
+  presence_penalty: { works: [0], refused: [-1] },
+  logit_bias: { works: [{}], refused: [{ 5: 10 }] },
+  response_format: { works: [{ type: 'text' }], refused: [{ type: 'json_object' }] },
+  tools: { works: [[]], refused: [[{ type: 'function', function: { name: 'f' } }]] },
+  tool_choice: { works: ['none'], refused: ['auto'] },
+  parallel_tool_calls: { works: [true], refused: ['x'] },
+  functions: { works: [[]], refused: [[{ name: 'f' }]] },
+  function_call: { works: ['none'], refused: ['auto'] },
+  audio: { works: [], refused: [{ voice: 'alloy', format: 'mp3' }] },
+  modalities: { works: [['text']], refused: [['text', 'audio']] },
+  prediction: { works: [], refused: [{ type: 'content', content: 'x' }] },
+  reasoning_effort: { works: [], refused: ['low'] },
+  verbosity: { works: [], refused: ['low'] },
+  web_search_options: { works: [], refused: [{}] },
+  store: { works: [false], refused: [true] },
+  metadata: { works: [], refused: [{ a: 'b' }] },
+  service_tier: { works: ['auto', 'default'], refused: ['flex', 'priority'] },
+  user: { works: ['u-1'], refused: [5, 'x'.repeat(513)] },
+  safety_identifier: { works: ['s'], refused: [5] },
+  prompt_cache_key: { works: ['k'], refused: [5] },
+  verification: { works: ['zk_snark'], refused: [3] },
+  stream_mode: { works: ['live'], refused: ['fast'] },
+  infraxa: { works: [{ verification: 'fraud_proof' }], refused: [] },
+}
+
+describe('parseCompletionRequest: every OpenAI chat parameter works or is refused', () => {
+  it('has a row for every parameter of the table, and so has docs/openai-compat.md', () => {
+    expect(Object.keys(ROWS).sort()).toEqual(Object.keys(CHAT_PARAMETERS).sort())
+    const doc = readFileSync(new URL('../../../docs/openai-compat.md', import.meta.url), 'utf8')
+    for (const [param, { support }] of Object.entries(CHAT_PARAMETERS))
+      expect(doc, param).toContain(`| \`${param}\` | ${support} |`)
+  })
+
+  for (const [param, { works, refused }] of Object.entries(ROWS)) {
+    it(`${param} (${CHAT_PARAMETERS[param]?.support})`, () => {
+      const base =
+        param === 'stream_options' || param === 'top_logprobs' ? { ...ok, stream: true, logprobs: true } : ok
+      for (const value of works)
+        expect(() => parseCompletionRequest({ ...base, [param]: value }, limits)).not.toThrow()
+      for (const value of refused) {
+        // top_logprobs is refused without logprobs: true.
+        const body = { ...base, [param]: value, ...(param === 'top_logprobs' && { logprobs: false }) }
+        expect(refusal(body).param ?? '', JSON.stringify(value)).toContain(param)
+      }
+    })
+  }
+
+  it('uses OpenAI’s defaults: temperature 1, a fresh seed per request, one choice', () => {
+    const a = parseCompletionRequest(ok, limits)
+    const b = parseCompletionRequest(ok, limits)
+    expect(a).toMatchObject({
       maxTokens: 128,
-      temperature: 0,
-      seed: 0n,
+      temperature: 1,
       stop: [],
       verification: 'merkle',
       stream: false,
+      n: 1,
     })
-    expect(
-      parseCompletionRequest(
-        {
-          ...ok,
-          max_completion_tokens: 7,
-          stop: 'END',
-          seed: 9,
-          infraxa: { verification: 'zk_snark' },
-          stream: true,
-        },
-        limits,
-      ),
-    ).toMatchObject({ maxTokens: 7, stop: ['END'], seed: 9n, verification: 'zk_snark', stream: true })
+    expect(a.seed).not.toBe(b.seed)
+    expect(parseCompletionRequest({ ...ok, seed: 9 }, limits).seed).toBe(9n)
   })
 
-  it('rejects each malformed field with a BadRequestError', () => {
-    const bad: unknown[] = [
-      null,
-      [],
-      'x',
-      { messages: ok.messages },
-      { ...ok, messages: 'hi' },
-      { ...ok, messages: Array(9).fill(ok.messages[0]) },
-      { ...ok, messages: [{ role: 'user', content: 5 }] },
-      { ...ok, max_tokens: 0 },
-      { ...ok, max_tokens: 513 },
-      { ...ok, max_tokens: 1.5 },
-      { ...ok, temperature: 'hot' },
-      { ...ok, temperature: 3 },
-      { ...ok, seed: -1 },
-      { ...ok, stop: [1] },
-      { ...ok, stop: ['a', 'b', 'c', 'd', 'e'] },
-      { ...ok, stream: 'yes' },
-      { ...ok, verification: 3 },
-    ]
-    for (const body of bad)
-      expect(() => parseCompletionRequest(body, limits), JSON.stringify(body)).toThrow(BadRequestError)
+  it('returns logprobs and usage options, and maps the developer role to system', () => {
+    expect(parseCompletionRequest({ ...ok, logprobs: true, top_logprobs: 3 }, limits).logprobs).toEqual({
+      top: 3,
+    })
+    expect(parseCompletionRequest({ ...ok, logprobs: true }, limits).logprobs).toEqual({ top: 0 })
+    expect(parseCompletionRequest({ ...ok, logprobs: false }, limits).logprobs).toBeUndefined()
+    expect(
+      parseCompletionRequest({ ...ok, stream: true, stream_options: { include_usage: true } }, limits)
+        .includeUsage,
+    ).toBe(true)
+    expect(refusal({ ...ok, stream_options: { include_usage: true } }).param).toBe('stream_options')
+    expect(refusal({ ...ok, logprobs: true, top_logprobs: 21 }).param).toBe('top_logprobs')
+    expect(
+      parseCompletionRequest({ ...ok, messages: [{ role: 'developer', content: 'be brief' }] }, limits)
+        .messages[0],
+    ).toEqual({ role: 'system', content: 'be brief' })
+  })
+
+  it('refuses unknown arguments and malformed bodies, naming what is wrong', () => {
+    expect(refusal({ ...ok, temprature: 1 })).toMatchObject({ param: 'temprature' })
+    expect(refusal({ ...ok, messages: [{ role: 'tool', content: 'x' }] }).param).toBe('messages[0].role')
+    expect(refusal({ ...ok, messages: [{ role: 'user', content: 5 }] }).param).toBe('messages[0].content')
+    expect(refusal({ ...ok, messages: Array(9).fill(ok.messages[0]) }).param).toBe('messages')
+    expect(refusal({ ...ok, top_p: 0.5 }).message).toMatch(/top_p.*not supported/)
+    for (const body of [null, [], 'x', { messages: ok.messages }]) refusal(body)
   })
 })

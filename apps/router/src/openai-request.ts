@@ -1,0 +1,228 @@
+import { randomInt } from 'node:crypto'
+import { BadRequestError } from './errors.js'
+
+/** A chat completion request after validation. */
+export interface CompletionRequest {
+  readonly model: string
+  readonly messages: ReadonlyArray<{ role: string; content: string }>
+  readonly maxTokens: number
+  readonly temperature: number
+  readonly seed: bigint
+  readonly stop: readonly string[]
+  readonly verification: string
+  readonly stream: boolean
+  /**
+   * With `stream`: `verified` (default) releases text a chunk behind the router's re-execution of the
+   * streamed tokens; `live` sends it as it comes, unverified until the end (the receipt says so).
+   */
+  readonly streamMode: 'verified' | 'live'
+  /** Choices to generate (`n`), each its own job with seed `seed + index`. @default 1 */
+  readonly n?: number
+  /** Return per-token log-probs (the router's own, from re-executing the answer), with this many alternatives. */
+  readonly logprobs?: { readonly top: number }
+  /** With `stream`: a last chunk carries `usage` (`stream_options.include_usage`). */
+  readonly includeUsage?: boolean
+}
+
+export interface RequestLimits {
+  maxTokens: number
+  maxMessages: number
+  /** Most choices per request. */
+  maxChoices: number
+}
+
+/** What the router does with an OpenAI chat-completions parameter: the table of docs/openai-compat.md. */
+export type ParameterSupport = 'supported' | 'refused' | 'accepted'
+
+/**
+ * Every chat-completions parameter of the OpenAI API, and how this router treats it: `supported` (works,
+ * verifiably), `accepted` (no effect on the answer, e.g. an end-user id), `refused` unless it has its
+ * neutral value (400 `invalid_request_error` naming it). Anything not listed is refused as unknown.
+ */
+export const CHAT_PARAMETERS: Readonly<Record<string, { support: ParameterSupport; note: string }>> = {
+  model: { support: 'supported', note: 'a model name or hash from GET /v1/models' },
+  messages: { support: 'supported', note: 'system / user / assistant, string content' },
+  max_tokens: { support: 'supported', note: '1..limit (default 128)' },
+  max_completion_tokens: { support: 'supported', note: 'same as max_tokens' },
+  temperature: { support: 'supported', note: '0..2, default 1; seeded sampling the verifier recomputes' },
+  seed: {
+    support: 'supported',
+    note: 'default random; echoed in system_fingerprint and the receipt; choice i uses seed + i',
+  },
+  stop: { support: 'supported', note: 'a string or up to 4' },
+  n: { support: 'supported', note: '1..8 choices, each its own verified job and receipt' },
+  stream: { support: 'supported', note: 'SSE chunks, text a chunk behind verification by default' },
+  stream_options: { support: 'supported', note: 'include_usage only' },
+  logprobs: {
+    support: 'supported',
+    note: "per-token log-probs from the router's own re-execution of the answer",
+  },
+  top_logprobs: { support: 'supported', note: '0..20 alternatives per token (with logprobs)' },
+  top_p: { support: 'refused', note: 'only 1: nucleus truncation is not part of the verified sampler yet' },
+  frequency_penalty: { support: 'refused', note: 'only 0: penalties are not part of the verified sampler' },
+  presence_penalty: { support: 'refused', note: 'only 0: penalties are not part of the verified sampler' },
+  logit_bias: { support: 'refused', note: 'only {}: biased logits are not part of the verified sampler' },
+  response_format: {
+    support: 'refused',
+    note: 'only {"type":"text"}: constrained (JSON) decoding is not verifiable yet',
+  },
+  tools: { support: 'refused', note: 'only []: no tool calling' },
+  tool_choice: { support: 'refused', note: 'only "none"' },
+  parallel_tool_calls: { support: 'accepted', note: 'no effect without tools' },
+  functions: { support: 'refused', note: 'only []: no function calling (deprecated API)' },
+  function_call: { support: 'refused', note: 'only "none"' },
+  audio: { support: 'refused', note: 'text only' },
+  modalities: { support: 'refused', note: 'only ["text"]' },
+  prediction: { support: 'refused', note: 'predicted outputs are not supported' },
+  reasoning_effort: { support: 'refused', note: 'not a reasoning model' },
+  verbosity: { support: 'refused', note: 'not supported' },
+  web_search_options: { support: 'refused', note: 'no web search' },
+  store: { support: 'refused', note: 'only false: receipts are kept, completions are not stored for reuse' },
+  metadata: { support: 'refused', note: 'only with store, which is refused' },
+  service_tier: { support: 'accepted', note: '"auto" or "default"; one tier' },
+  user: { support: 'accepted', note: 'an end-user id string; no effect on the answer' },
+  safety_identifier: { support: 'accepted', note: 'a string; no effect on the answer' },
+  prompt_cache_key: { support: 'accepted', note: 'a string; no effect on the answer' },
+  // Infraxa's own, beside OpenAI's.
+  verification: { support: 'supported', note: 'infraxa: merkle (default), fraud_proof, zk_snark, …' },
+  stream_mode: { support: 'supported', note: 'infraxa: verified (default) or live' },
+  infraxa: { support: 'supported', note: 'infraxa: { verification, stream_mode } as one object' },
+}
+
+const MAX_TOP_LOGPROBS = 20
+
+function refuse(param: string, why: string): never {
+  throw new BadRequestError(`"${param}" ${why}`, param)
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Refuses parameters this router cannot honour (unless they hold their neutral value), and unknown ones. */
+function checkUnsupported(b: Record<string, unknown>, known: Record<string, unknown>): void {
+  for (const key of Object.keys(b)) {
+    if (!(key in known)) refuse(key, 'is not a recognised request argument')
+  }
+  const neutral = (key: string, ok: (v: unknown) => boolean, why: string) => {
+    const v = b[key]
+    if (v !== undefined && v !== null && !ok(v))
+      refuse(key, `is not supported: ${why} (${CHAT_PARAMETERS[key]?.note ?? ''})`)
+  }
+  neutral('top_p', (v) => v === 1, 'answers are sampled from the full committed distribution')
+  neutral('frequency_penalty', (v) => v === 0, 'the verifier recomputes unpenalised sampling')
+  neutral('presence_penalty', (v) => v === 0, 'the verifier recomputes unpenalised sampling')
+  neutral(
+    'logit_bias',
+    (v) => isObject(v) && Object.keys(v).length === 0,
+    'the verifier recomputes unbiased sampling',
+  )
+  neutral('response_format', (v) => isObject(v) && v.type === 'text', 'only plain text can be verified')
+  neutral('tools', (v) => Array.isArray(v) && v.length === 0, 'tool calling is not supported')
+  neutral('functions', (v) => Array.isArray(v) && v.length === 0, 'function calling is not supported')
+  neutral('tool_choice', (v) => v === 'none', 'tool calling is not supported')
+  neutral('function_call', (v) => v === 'none', 'function calling is not supported')
+  neutral('audio', () => false, 'text only')
+  neutral('modalities', (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', 'text only')
+  neutral('prediction', () => false, 'predicted outputs are not supported')
+  neutral('reasoning_effort', () => false, 'the models served do not reason')
+  neutral('verbosity', () => false, 'not supported')
+  neutral('web_search_options', () => false, 'no web search')
+  neutral('store', (v) => v === false, 'completions are not stored')
+  neutral('metadata', () => false, 'metadata goes with store, which is not supported')
+  neutral('service_tier', (v) => v === 'auto' || v === 'default', 'there is one service tier')
+  for (const key of ['user', 'safety_identifier', 'prompt_cache_key']) {
+    if (b[key] !== undefined && (typeof b[key] !== 'string' || (b[key] as string).length > 512))
+      refuse(key, 'must be a string of at most 512 characters')
+  }
+  if (b.parallel_tool_calls !== undefined && typeof b.parallel_tool_calls !== 'boolean')
+    refuse('parallel_tool_calls', 'must be a boolean')
+}
+
+/** Validates an OpenAI chat-completions body (`POST /v1/chat/completions`). */
+export function parseCompletionRequest(body: unknown, limits: RequestLimits): CompletionRequest {
+  if (!isObject(body)) throw new BadRequestError('body must be a JSON object')
+  checkUnsupported(body, CHAT_PARAMETERS)
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    refuse('messages', 'must be a non-empty array')
+  if (body.messages.length > limits.maxMessages)
+    refuse('messages', `holds at most ${limits.maxMessages} messages`)
+  const messages = body.messages.map((m, i) => {
+    if (!isObject(m)) refuse(`messages[${i}]`, 'must be an object')
+    const { role, content } = m
+    if (role !== 'system' && role !== 'user' && role !== 'assistant' && role !== 'developer') {
+      refuse(`messages[${i}].role`, 'must be system, developer, user or assistant')
+    }
+    if (typeof content !== 'string') refuse(`messages[${i}].content`, 'must be a string')
+    // OpenAI's "developer" role is the system role of older models.
+    return { role: role === 'developer' ? 'system' : role, content }
+  })
+  return { ...parseShared(body, limits), messages, ...parseChatOnly(body) }
+}
+
+function parseShared(b: Record<string, unknown>, limits: RequestLimits) {
+  if (typeof b.model !== 'string' || b.model.length === 0) refuse('model', 'must be a non-empty string')
+  const tokenParam = b.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens'
+  const maxTokens = b[tokenParam] ?? 128
+  if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1 || (maxTokens as number) > limits.maxTokens)
+    refuse(tokenParam, `must be an integer in 1..${limits.maxTokens}`)
+  // OpenAI's default: sample at temperature 1 (pass 0 for greedy).
+  const temperature = b.temperature ?? 1
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0 || temperature > 2)
+    refuse('temperature', 'must be a number in 0..2')
+  // No seed: a fresh one, so repeated calls differ as they do at OpenAI (it is echoed back).
+  const seedRaw = b.seed ?? randomInt(0, 2 ** 48 - 1)
+  if (!Number.isSafeInteger(seedRaw) || (seedRaw as number) < 0)
+    refuse('seed', 'must be a non-negative integer')
+  const stopRaw = b.stop ?? []
+  const stop = typeof stopRaw === 'string' ? [stopRaw] : stopRaw
+  if (!Array.isArray(stop) || stop.length > 4 || stop.some((s) => typeof s !== 'string' || s.length === 0))
+    refuse('stop', 'must be a string or up to 4 non-empty strings')
+  const n = b.n ?? 1
+  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > limits.maxChoices)
+    refuse('n', `must be an integer in 1..${limits.maxChoices}`)
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean')
+    refuse('stream', 'must be a boolean')
+  const stream = b.stream === true
+  let includeUsage = false
+  if (b.stream_options !== undefined && b.stream_options !== null) {
+    if (!stream) refuse('stream_options', 'is only allowed with stream: true')
+    if (!isObject(b.stream_options)) refuse('stream_options', 'must be an object')
+    for (const key of Object.keys(b.stream_options)) {
+      if (key !== 'include_usage') refuse(`stream_options.${key}`, 'is not supported (include_usage only)')
+    }
+    const usage = b.stream_options.include_usage
+    if (usage !== undefined && typeof usage !== 'boolean')
+      refuse('stream_options.include_usage', 'must be a boolean')
+    includeUsage = usage === true
+  }
+  const extension = isObject(b.infraxa) ? b.infraxa : {}
+  const verification = b.verification ?? extension.verification ?? 'merkle'
+  if (typeof verification !== 'string') refuse('verification', 'must be a string')
+  const streamMode = b.stream_mode ?? extension.stream_mode ?? 'verified'
+  if (streamMode !== 'verified' && streamMode !== 'live')
+    refuse('stream_mode', 'must be "verified" (text a chunk behind its check) or "live"')
+  return {
+    model: b.model as string,
+    maxTokens: maxTokens as number,
+    temperature,
+    seed: BigInt(seedRaw as number),
+    stop: stop as string[],
+    verification,
+    stream,
+    streamMode: streamMode as 'verified' | 'live',
+    n: n as number,
+    includeUsage,
+  }
+}
+
+function parseChatOnly(b: Record<string, unknown>): Pick<CompletionRequest, 'logprobs'> {
+  if (b.logprobs !== undefined && b.logprobs !== null && typeof b.logprobs !== 'boolean')
+    refuse('logprobs', 'must be a boolean')
+  const top = b.top_logprobs ?? 0
+  if (b.top_logprobs !== undefined && b.top_logprobs !== null) {
+    if (b.logprobs !== true) refuse('top_logprobs', 'needs logprobs: true')
+    if (!Number.isInteger(top) || (top as number) < 0 || (top as number) > MAX_TOP_LOGPROBS)
+      refuse('top_logprobs', `must be an integer in 0..${MAX_TOP_LOGPROBS}`)
+  }
+  return b.logprobs === true ? { logprobs: { top: top as number } } : {}
+}

@@ -1,0 +1,138 @@
+/** The verification summary every completion carries (field `infraxa`, ignored by OpenAI clients). */
+export interface CompletionReceipt {
+  readonly receipt_id: string
+  readonly verification: string
+  readonly verdict: 'verified' | 'failed' | 'pending' | 'unaudited'
+  readonly reason?: string
+  /** How the text reached the client: `none` (after verification), `verified` (a chunk behind), `live`. */
+  readonly streaming: 'none' | 'verified' | 'live'
+  /** The per-token check: steps scored, mismatches, p-value if honest, verdict. */
+  readonly token_check?: {
+    readonly steps: number
+    readonly mismatches: number
+    readonly largest_margin: number
+    readonly p_value: number
+    readonly verdict: string
+  }
+  readonly provider: string
+  readonly model_hash: string
+  /** The sampling seed of this answer (decimal string: it may exceed 2^53). */
+  readonly seed?: string
+  readonly audited_steps: number
+  readonly attempts: number
+  readonly timings_ms: Readonly<Record<string, number>>
+}
+
+/** One token's log-prob in OpenAI's shape, with its alternatives. */
+export interface TokenLogprobEntry {
+  readonly token: string
+  readonly logprob: number
+  readonly bytes: number[]
+  readonly top_logprobs: ReadonlyArray<{ token: string; logprob: number; bytes: number[] }>
+}
+
+export interface CompletionResult {
+  readonly id: string
+  readonly model: string
+  readonly text: string
+  readonly finishReason: string
+  readonly promptTokens: number
+  readonly completionTokens: number
+  readonly receipt: CompletionReceipt
+  /** With `logprobs`: per answer token, from the router's own re-execution. */
+  readonly logprobs?: readonly TokenLogprobEntry[]
+}
+
+/** OpenAI's `usage`, summed over the choices (the prompt counted once). */
+export function usageOf(results: readonly CompletionResult[]) {
+  const prompt = results[0]?.promptTokens ?? 0
+  const completion = results.reduce((n, r) => n + r.completionTokens, 0)
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
+}
+
+/**
+ * Identifies the backend configuration of an answer as OpenAI's `system_fingerprint` does: the model
+ * (hash prefix) and the seed it was sampled with, so a client can reproduce or audit it.
+ */
+export function systemFingerprint(result: CompletionResult): string {
+  return `fp_${result.receipt.model_hash.slice(0, 12)}_seed${result.receipt.seed ?? '0'}`
+}
+
+/** The `chat.completion` body of one or more choices. */
+export function completionBody(results: readonly CompletionResult[]): Record<string, unknown> {
+  const first = results[0]!
+  return {
+    id: first.id,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: first.model,
+    system_fingerprint: systemFingerprint(first),
+    choices: results.map((r, index) => ({
+      index,
+      message: { role: 'assistant', content: r.text, refusal: null },
+      logprobs: r.logprobs ? { content: r.logprobs, refusal: null } : null,
+      finish_reason: r.finishReason,
+      ...(results.length > 1 && { infraxa: r.receipt }),
+    })),
+    usage: usageOf(results),
+    // Choice 0's receipt (each choice carries its own when n > 1).
+    infraxa: first.receipt,
+  }
+}
+
+/** Builds the SSE chunks of a streamed completion (`chat.completion.chunk`). */
+export class ChunkWriter {
+  id = 'chatcmpl-pending'
+  readonly #created = Math.floor(Date.now() / 1000)
+  readonly #model: string
+  #fingerprint: string | undefined
+
+  constructor(model: string) {
+    this.#model = model
+  }
+
+  chunk(choices: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.#created,
+      model: this.#model,
+      ...(this.#fingerprint && { system_fingerprint: this.#fingerprint }),
+      choices,
+      ...extra,
+    }
+  }
+
+  /** The first chunk of a choice: its role. */
+  role(index: number) {
+    return this.chunk([
+      { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
+    ])
+  }
+
+  text(index: number, content: string) {
+    return this.chunk([{ index, delta: { content }, logprobs: null, finish_reason: null }])
+  }
+
+  /** The last chunk of a choice: finish reason, its log-probs (all at once, after verification), receipt. */
+  finish(index: number, result: CompletionResult) {
+    this.id = result.id
+    this.#fingerprint = systemFingerprint(result)
+    return this.chunk(
+      [
+        {
+          index,
+          delta: {},
+          logprobs: result.logprobs ? { content: result.logprobs, refusal: null } : null,
+          finish_reason: result.finishReason,
+        },
+      ],
+      { infraxa: result.receipt },
+    )
+  }
+
+  /** `stream_options.include_usage`: a last chunk with no choices and the usage. */
+  usage(results: readonly CompletionResult[]) {
+    return this.chunk([], { usage: usageOf(results) })
+  }
+}

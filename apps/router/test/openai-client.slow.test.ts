@@ -1,0 +1,183 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { createProvider, type Provider } from '@infraxa/provider'
+import OpenAI from 'openai'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRouter, type Router } from '../src/index.js'
+import { storiesPath, tempDir } from './support/index.js'
+
+// The official OpenAI client against a router and a provider on loopback (stories260K).
+describe('the official openai client', () => {
+  const dir = tempDir('openai')
+  let provider: Provider
+  let router: Router
+  let client: OpenAI
+
+  beforeAll(async () => {
+    provider = await createProvider({
+      models: [{ path: storiesPath(), name: 'stories260K' }],
+      dataDir: join(dir, 'provider'),
+      threads: 1,
+      // A provider limit below the model's context: the router must refuse before dispatch.
+      limits: { maxPromptTokens: 400, maxOutputTokens: 256 },
+    })
+    router = await createRouter({
+      dataDir: join(dir, 'router'),
+      http: '127.0.0.1:0',
+      bootstrap: provider.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+    })
+    client = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+  }, 120_000)
+  afterAll(async () => {
+    await router?.stop()
+    await provider?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const messages = [{ role: 'user' as const, content: 'Once upon a time' }]
+
+  it('n: several choices, each its own verified job, with usage summed', async () => {
+    const r = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      n: 3,
+      max_tokens: 16,
+      temperature: 1,
+      seed: 7,
+    })
+    expect(r.choices.map((c) => c.index)).toEqual([0, 1, 2])
+    const receipts = r.choices.map(
+      (c) => (c as unknown as { infraxa: { verdict: string; seed: string; receipt_id: string } }).infraxa,
+    )
+    expect(receipts.map((x) => x.verdict)).toEqual(['verified', 'verified', 'verified'])
+    expect(receipts.map((x) => x.seed)).toEqual(['7', '8', '9'])
+    expect(new Set(receipts.map((x) => x.receipt_id)).size).toBe(3)
+    expect(r.system_fingerprint).toMatch(/_seed7$/)
+    expect(r.usage?.completion_tokens).toBeGreaterThan(3)
+    expect(r.usage?.total_tokens).toBe((r.usage?.prompt_tokens ?? 0) + (r.usage?.completion_tokens ?? 0))
+    // Choice 0 is the n = 1 answer of the same seed.
+    const one = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 16,
+      seed: 7,
+    })
+    expect(one.choices[0]!.message.content).toBe(r.choices[0]!.message.content)
+  })
+
+  it('logprobs: per token, from the router’s re-execution, adding up to the text', async () => {
+    const r = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 16,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    })
+    const content = r.choices[0]!.logprobs!.content!
+    expect(content.length).toBeGreaterThan(0)
+    expect(content.map((t) => t.token).join('')).toBe(r.choices[0]!.message.content)
+    for (const t of content) {
+      expect(t.logprob).toBeLessThanOrEqual(0)
+      expect(t.top_logprobs).toHaveLength(3)
+      // Greedy: the chosen token is the most likely one.
+      expect(t.top_logprobs[0]!.token).toBe(t.token)
+      expect(t.top_logprobs[0]!.logprob).toBeCloseTo(t.logprob, 6)
+      expect(Buffer.from(t.bytes!).toString('utf8')).toBe(t.token)
+    }
+  })
+
+  it('stream with include_usage: text chunks, a finish chunk per choice, then usage', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 16,
+      temperature: 0.7,
+      seed: 3,
+      n: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    })
+    const text = ['', '']
+    const finished: string[] = []
+    let usage: OpenAI.CompletionUsage | undefined | null
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        text[c.index] += c.delta.content ?? ''
+        if (c.finish_reason) finished.push(c.finish_reason)
+      }
+      if (chunk.usage) usage = chunk.usage
+    }
+    expect(finished).toHaveLength(2)
+    expect(text[0]!.length).toBeGreaterThan(0)
+    expect(usage?.completion_tokens).toBeGreaterThan(0)
+    const plain = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 16,
+      temperature: 0.7,
+      seed: 4,
+    })
+    expect(text[1]).toBe(plain.choices[0]!.message.content)
+  })
+
+  it('a refused parameter surfaces as a 400 naming it, with the reason', async () => {
+    const error = await client.chat.completions
+      .create({ model: 'stories260K', messages, max_tokens: 8, frequency_penalty: 0.5 })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError)
+    const bad = error as InstanceType<typeof OpenAI.BadRequestError>
+    expect(bad.status).toBe(400)
+    expect(bad.param).toBe('frequency_penalty')
+    expect(bad.type).toBe('invalid_request_error')
+    expect(bad.message).toMatch(/frequency_penalty.*not supported/)
+  })
+
+  it('limits are checked before dispatch: 400 context_length_exceeded and 413 JSON, nobody penalised', async () => {
+    const served = provider.jobsServed
+    // Over the provider's published prompt limit (400 tokens), inside the model's context.
+    const long = await client.chat.completions
+      .create({
+        model: 'stories260K',
+        messages: [{ role: 'user', content: 'word '.repeat(300) }],
+        max_tokens: 8,
+      })
+      .catch((e: unknown) => e as InstanceType<typeof OpenAI.BadRequestError>)
+    expect(long).toBeInstanceOf(OpenAI.BadRequestError)
+    expect((long as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('context_length_exceeded')
+    // A 200 kB prompt: 400 (the body is under 1 MiB), not 503.
+    const huge = await fetch(`${router.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'stories260K',
+        messages: [{ role: 'user', content: 'a '.repeat(100_000) }],
+      }),
+    })
+    expect(huge.status).toBe(400)
+    expect(((await huge.json()) as { error: { code: string } }).error.code).toBe('context_length_exceeded')
+    // 30 MB: a 413 with a JSON error, not a reset connection.
+    const big = await fetch(`${router.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(30 * 1024 * 1024),
+    })
+    expect(big.status).toBe(413)
+    expect(((await big.json()) as { error: { code: string; type: string } }).error).toMatchObject({
+      code: 'ERR_PAYLOAD_TOO_LARGE',
+      type: 'invalid_request_error',
+    })
+    // Too many output tokens for the provider's limit (256).
+    const r = await fetch(`${router.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'stories260K', messages, max_tokens: 300 }),
+    })
+    expect(r.status).toBe(400)
+    expect(((await r.json()) as { error: { param: string } }).error.param).toBe('max_tokens')
+    expect(provider.jobsServed).toBe(served)
+    expect(router.reputation.events(provider.peerId).filter((e) => e.event !== 'success')).toEqual([])
+  })
+})
