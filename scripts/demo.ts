@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ask } from '@infraxa/cli'
-import { loadModel, writeTestModel } from '@infraxa/engine'
+import { loadModel, quantizeModelQ8_0, writeTestModel } from '@infraxa/engine'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { createRouter, type Router } from '@infraxa/router'
 
@@ -19,13 +19,23 @@ const started = performance.now()
 const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${line}`)
 
 /** stories260K from ../shared, else by URI when online, else a generated stand-in; says which. */
-async function storiesModel(): Promise<{ source: { path: string } | { uri: string }; label: string }> {
+async function storiesModel(): Promise<{
+  source: { path: string } | { uri: string }
+  label: string
+  /** The local file of the real stories260K (not of a stand-in). */
+  real?: string
+}> {
   const shared = process.env.INFRAXA_TEST_MODEL ?? join(root, '..', 'shared', 'models', 'stories260K.gguf')
-  if (existsSync(shared)) return { source: { path: shared }, label: `stories260K from ${shared}` }
+  if (existsSync(shared))
+    return { source: { path: shared }, label: `stories260K from ${shared}`, real: shared }
   try {
     const probe = await loadModel({ uri: STORIES_URI, threads: 1, download: { connectTimeoutMs: 3_000 } })
     await probe.dispose()
-    return { source: { uri: STORIES_URI }, label: `stories260K downloaded from ${STORIES_URI}` }
+    return {
+      source: { uri: STORIES_URI },
+      label: `stories260K downloaded from ${STORIES_URI}`,
+      real: probe.path,
+    }
   } catch (error) {
     const path = join(work, 'stories-standin.gguf')
     await writeTestModel({ path, seed: 260, vocab: 512, dim: 64, layers: 2, ff: 128, type: 'q8_0' })
@@ -69,18 +79,18 @@ function expect(condition: boolean, what: string): void {
 try {
   const stories = await storiesModel()
   log(`model A: ${stories.label}`)
-  const generated = await writeTestModel({
-    path: join(work, 'generated.gguf'),
-    seed: 7,
-    vocab: 512,
-    dim: 96,
-    layers: 2,
-    ff: 192,
-    type: 'q8_0',
-  })
-  log(
-    `model B: generated llama (seed 7, ${generated.parameterCount ?? '?'} weights, Q8_0) at ${generated.path}`,
-  )
+  // Model B: the Q8_0 quantisation of stories260K, written by the engine (real weights, English text,
+  // a hash of its own); with a stand-in for A, another generated model.
+  const modelB = join(work, 'stories260K-q8_0.gguf')
+  if (stories.real !== undefined) {
+    const q = await quantizeModelQ8_0({ from: stories.real, to: modelB })
+    log(
+      `model B: stories260K-q8_0, ${q.tensorsQuantized} weight matrices quantised to Q8_0 by the engine, at ${modelB}`,
+    )
+  } else {
+    await writeTestModel({ path: modelB, seed: 7, vocab: 512, dim: 96, layers: 2, ff: 192, type: 'q8_0' })
+    log(`model B: a generated llama (seed 7, Q8_0) standing in for stories260K-q8_0, at ${modelB}`)
+  }
   const cheaperPath = join(work, 'cheaper.gguf')
   await writeTestModel({ path: cheaperPath, seed: 99, vocab: 512, dim: 64, layers: 2, ff: 128, type: 'q8_0' })
 
@@ -91,7 +101,7 @@ try {
   })
   nodes.push(providerA)
   const providerB = await createProvider({
-    models: [{ path: generated.path, name: 'generated-b' }],
+    models: [{ path: modelB, name: 'stories260K-q8_0' }],
     dataDir: join(work, 'provider-b'),
     threads: 1,
   })
@@ -107,7 +117,7 @@ try {
     dataDir: join(work, 'router'),
     http: '127.0.0.1:0',
     bootstrap: [...providerA.node.multiaddrs, ...providerB.node.multiaddrs].map(String),
-    verifyModels: [{ ...stories.source }, { path: generated.path }],
+    verifyModels: [{ ...stories.source }, { path: modelB }],
     threads: 1,
     auditSteps: 4,
     // Demo: no probation, so streamed answers are verified streaming (a chunk behind the router's
@@ -143,7 +153,8 @@ try {
     )
     rows.push({
       step,
-      model: model.length > 20 ? `${model.slice(0, 12)}…` : model,
+      // Every row names the model the same way, whether the request named it or gave its hash.
+      model: model === storiesHash ? 'stories260K' : model,
       provider: r.provider.slice(-8),
       verdict: r.verdict,
       audited: String(r.audited_steps),
@@ -168,12 +179,12 @@ try {
     a.verdict === 'verified' && a.provider === providerA.peerId,
     'model A answered and verified by provider A',
   )
-  const b = await run('2. merkle, model B', 'generated-b', 'Hello there')
+  const b = await run('2. merkle, model B', 'stories260K-q8_0', 'Once upon a time')
   expect(
     b.verdict === 'verified' && b.provider === providerB.peerId,
     'model B answered and verified by provider B',
   )
-  const s = await run('3. merkle, streamed (SSE)', storiesHash, 'The little dog', true)
+  const s = await run('3. merkle, streamed (SSE), model A by hash', storiesHash, 'The little dog', true)
   expect(s.verdict === 'verified', 'streamed answer verified')
 
   const f = await run('4. fraud_proof (optimistic)', 'stories260K', 'Lily saw a bird', false, 'fraud_proof')
