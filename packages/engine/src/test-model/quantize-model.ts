@@ -138,10 +138,9 @@ export async function quantizeModelQ8_0(options: {
     const name = utf8.encode(t.name)
     const info = new Uint8Array(8 + name.length + 4 + 8 * t.dims.length + 4 + 8)
     const v = new DataView(info.buffer)
-    let o = 0
-    v.setBigUint64(o, BigInt(name.length), true)
-    info.set(name, (o += 8))
-    o += name.length
+    v.setBigUint64(0, BigInt(name.length), true)
+    info.set(name, 8)
+    let o = 8 + name.length
     v.setUint32(o, t.dims.length, true)
     o += 4
     for (const d of t.dims) {
