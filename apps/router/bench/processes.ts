@@ -1,11 +1,12 @@
 /**
- * Bench helpers: real provider processes started from the provider's bin (loopback only), and latency
+ * Bench helpers: real provider and router processes started from the apps' bins (loopback only), and latency
  * statistics.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 
 const PROVIDER_BIN = resolve(import.meta.dirname, '../../provider/bin/infraxa-provider.js')
+const ROUTER_BIN = resolve(import.meta.dirname, '../bin/infraxa-router.js')
 
 export interface ProviderProcess {
   readonly peerId: string
@@ -14,9 +15,17 @@ export interface ProviderProcess {
   stop(): Promise<void>
 }
 
-/** Starts `infraxa-provider` with these arguments (plus loopback `--metrics 0`); resolves once it listens. */
-export function spawnProvider(args: string[], timeoutMs = 60_000): Promise<ProviderProcess> {
-  const child: ChildProcess = spawn(process.execPath, [PROVIDER_BIN, ...args, '--metrics', '0'], {
+/**
+ * Starts one of the apps' bins; resolves with its stdout so far once `ready` matches it (and a stop
+ * that sends SIGTERM, then SIGKILL after 5 s), rejects if it exits or takes longer than `timeoutMs`.
+ */
+function spawnBin(
+  bin: string,
+  args: string[],
+  ready: RegExp,
+  timeoutMs: number,
+): Promise<{ out: string; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
   })
@@ -25,26 +34,22 @@ export function spawnProvider(args: string[], timeoutMs = 60_000): Promise<Provi
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`provider did not start in ${timeoutMs} ms: ${err.slice(-500)}`))
+      reject(new Error(`${bin} did not start in ${timeoutMs} ms: ${err.slice(-500)}`))
     }, timeoutMs)
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString()
     })
     child.once('exit', (code) => {
       clearTimeout(timer)
-      reject(new Error(`provider exited with ${code}: ${err.slice(-500)}`))
+      reject(new Error(`${bin} exited with ${code}: ${err.slice(-500)}`))
     })
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
-      const metrics = /metrics on (\S+)\/metrics/.exec(out)
-      if (metrics === null) return
+      if (!ready.test(out)) return
       clearTimeout(timer)
       child.removeAllListeners('exit')
-      const multiaddrs = [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]!)
       resolvePromise({
-        peerId: /\/p2p\/(\w+)/.exec(multiaddrs[0] ?? '')?.[1] ?? '',
-        multiaddrs,
-        metricsUrl: metrics[1]!,
+        out,
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done()
@@ -55,6 +60,32 @@ export function spawnProvider(args: string[], timeoutMs = 60_000): Promise<Provi
       })
     })
   })
+}
+
+/** Starts `infraxa-provider` with these arguments (plus loopback `--metrics 0`); resolves once it listens. */
+export async function spawnProvider(args: string[], timeoutMs = 60_000): Promise<ProviderProcess> {
+  const { out, stop } = await spawnBin(
+    PROVIDER_BIN,
+    [...args, '--metrics', '0'],
+    /metrics on \S+\/metrics/,
+    timeoutMs,
+  )
+  const multiaddrs = [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]!)
+  return {
+    peerId: /\/p2p\/(\w+)/.exec(multiaddrs[0] ?? '')?.[1] ?? '',
+    multiaddrs,
+    metricsUrl: /metrics on (\S+)\/metrics/.exec(out)![1]!,
+    stop,
+  }
+}
+
+/** Starts `infraxa-router` with these arguments; resolves with its HTTP URL once it serves. */
+export async function spawnRouter(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const { out, stop } = await spawnBin(ROUTER_BIN, args, /HTTP API on \S+/, timeoutMs)
+  return { url: /HTTP API on (\S+)/.exec(out)![1]!, stop }
 }
 
 /** The q-quantile (0..1) of xs, nearest rank. */

@@ -8,13 +8,12 @@
  *
  * Usage: tsx bench/soak.ts [--requests 1000] [--concurrency 64] [--providers 10] [--tokens 16]
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadModel, TINY_TEST_MODEL_CONFIG, writeTestModel } from '@infraxa/engine'
-import { ms, type ProviderProcess, quantile, spawnProvider } from './processes.js'
+import { ms, type ProviderProcess, quantile, spawnProvider, spawnRouter } from './processes.js'
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -29,7 +28,6 @@ const REQUESTS = Number(args.requests)
 const CONCURRENCY = Number(args.concurrency)
 const PROVIDERS = Number(args.providers)
 const TOKENS = Number(args.tokens)
-const ROUTER_BIN = resolve(import.meta.dirname, '../bin/infraxa-router.js')
 
 const dir = await mkdtemp(join(tmpdir(), 'infraxa-soak-'))
 const started: Array<{ stop(): Promise<void> }> = []
@@ -54,7 +52,7 @@ try {
     providers.push(...batch)
     started.push(...batch)
   }
-  const router = await startRouter([
+  const router = await spawnRouter([
     '--verify-model',
     model.path,
     '--data-dir',
@@ -179,41 +177,4 @@ try {
 } finally {
   for (const s of started.reverse()) await s.stop().catch(() => {})
   await rm(dir, { recursive: true, force: true })
-}
-
-/** Starts `infraxa-router` with these arguments; resolves with its HTTP URL once it serves. */
-function startRouter(argv: string[]): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [ROUTER_BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString()
-  })
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`router did not start: ${err.slice(-500)}`))
-    }, 60_000)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`router exited with ${code}: ${err.slice(-500)}`))
-    })
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      const url = /HTTP API on (\S+)/.exec(out)?.[1]
-      if (url === undefined) return
-      clearTimeout(timer)
-      child.removeAllListeners('exit')
-      resolvePromise({
-        url,
-        stop: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done()
-            child.once('exit', () => done())
-            child.kill('SIGTERM')
-            setTimeout(() => child.kill('SIGKILL'), 5_000).unref()
-          }),
-      })
-    })
-  })
 }
