@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { InfraxaError } from '@infraxa/protocol'
+import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js'
 import { BadRequestError, PayloadTooLargeError } from './errors.js'
 import { type CompletionRequest, parseCompletionRequest } from './openai-request.js'
 import { ChunkWriter, type CompletionResult, completionBody } from './openai-response.js'
@@ -19,6 +20,8 @@ export interface RouterApi {
   health(): Record<string, unknown>
   /** Prometheus text exposition. */
   metrics(): Promise<string>
+  /** What the dashboard page shows: providers, recent jobs, the load series. */
+  dashboard(): Record<string, unknown>
 }
 
 export interface HttpLimits {
@@ -110,7 +113,8 @@ function statusOf(error: unknown): number {
 
 /**
  * The router's HTTP surface: OpenAI-compatible `POST /v1/chat/completions` (plain, and SSE with
- * `stream: true`), `GET /v1/models`, `GET /v1/receipts/:id`, `GET /health`, `GET /metrics`.
+ * `stream: true`), `GET /v1/models`, `GET /v1/receipts/:id`, `GET /health`, `GET /metrics`, and the
+ * live dashboard: `GET /` (the page) and `GET /v1/dashboard` (its JSON).
  * Bad input gets a 4xx JSON error; nothing a client sends crashes the process.
  */
 export function createHttpServer(api: RouterApi, limitsIn: HttpLimits = {}): Server {
@@ -202,6 +206,17 @@ async function handle(
       })
     return sendJson(res, 200, receipt)
   }
+  if (path === '/') {
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(DASHBOARD_HTML),
+      'content-security-policy': DASHBOARD_CSP,
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-cache',
+    })
+    return void res.end(DASHBOARD_HTML)
+  }
+  if (path === '/v1/dashboard') return sendJson(res, 200, api.dashboard(), { 'cache-control': 'no-store' })
   if (path === '/health') return sendJson(res, 200, api.health())
   if (path === '/metrics') {
     const text = await api.metrics()

@@ -21,6 +21,7 @@ import {
 import { answerLogprobs } from './answer-logprobs.js'
 import { AnswerStream, type Release } from './answer-stream.js'
 import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
+import type { JobJournal } from './dashboard.js'
 import type { CompletionReceipt, CompletionRequest, CompletionResult } from './http.js'
 import type { RouterMetrics } from './metrics.js'
 import type { ProviderTable } from './provider-table.js'
@@ -57,6 +58,8 @@ export interface JobDeps {
     modelHash: Uint8Array,
   ) => Promise<{ verdict: string; reason: string }>
   metrics: Pick<RouterMetrics, 'job' | 'audited' | 'verification'>
+  /** Told when each job starts and ends (the dashboard's recent jobs). */
+  journal?: Pick<JobJournal, 'started' | 'ended'>
 }
 
 /**
@@ -77,6 +80,7 @@ export function createJobRunner({
   settling,
   watch,
   metrics,
+  journal,
 }: JobDeps) {
   const { auditSteps, auditRate, jobTimeoutMs, commitTopK, challengeWindowMs } = settings
   const routerVrfKey = vrfPublicKey(vrfSecretKey)
@@ -93,24 +97,54 @@ export function createJobRunner({
     return new VerificationFailed(providerId, receipt.reason, jobHex)
   }
 
-  return async function runJob(args: {
-    request: CompletionRequest
-    modelHash: Uint8Array
-    modelName: string
-    providerId: string
-    providerKey: Uint8Array
-    /** The router's copy of the model, and the prompt as it tokenizes the request's messages. */
-    engine: EngineModel
-    promptTokens: readonly number[]
-    onText: ((text: string) => void) | undefined
-    signal: AbortSignal
-    /** Set once text of this job reached the client: from then on a failure cannot be retried. */
-    delivered: { value: boolean }
-  }): Promise<CompletionResult> {
+  type JobArgs = Parameters<typeof runOne>[0]
+
+  /** {@link runOne}, with its start and end told to the journal. */
+  return async function runJob(args: JobArgs): Promise<CompletionResult> {
+    const jobId = new Uint8Array(randomBytes(16))
+    const jobHex = hex(jobId)
+    journal?.started({
+      id: jobHex,
+      model: args.modelName,
+      mode: args.request.verification,
+      provider: args.providerId,
+    })
+    try {
+      const result = await runOne(args, jobId)
+      journal?.ended(jobHex, {
+        status: result.receipt.verdict,
+        completionTokens: result.completionTokens,
+      })
+      return result
+    } catch (error) {
+      journal?.ended(jobHex, {
+        status: error instanceof VerificationFailed ? 'failed' : args.signal.aborted ? 'cancelled' : 'error',
+        reason: error instanceof InfraxaError ? error.shortMessage : String(error),
+      })
+      throw error
+    }
+  }
+
+  async function runOne(
+    args: {
+      request: CompletionRequest
+      modelHash: Uint8Array
+      modelName: string
+      providerId: string
+      providerKey: Uint8Array
+      /** The router's copy of the model, and the prompt as it tokenizes the request's messages. */
+      engine: EngineModel
+      promptTokens: readonly number[]
+      onText: ((text: string) => void) | undefined
+      signal: AbortSignal
+      /** Set once text of this job reached the client: from then on a failure cannot be retried. */
+      delivered: { value: boolean }
+    },
+    jobId: Uint8Array,
+  ): Promise<CompletionResult> {
     const { request: req, providerId } = args
     const rep = reputation.get(providerId)
     const started = performance.now()
-    const jobId = new Uint8Array(randomBytes(16))
     const jobHex = hex(jobId)
     const requestMessage = create(InferenceRequestSchema, {
       jobId,

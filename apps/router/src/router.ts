@@ -10,6 +10,8 @@ import { ZK_SNARK_MODE_ID, zkSnarkMode } from '@infraxa/proofs/zk'
 import { InfraxaError, openEnvelope, RemoteError, type SignedEnvelope } from '@infraxa/protocol'
 import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
 import { serveFraudProofs } from './court.js'
+import { JobJournal } from './dashboard.js'
+import { dashboardView } from './dashboard-view.js'
 import {
   BadRequestError,
   CannotVerifyError,
@@ -171,6 +173,11 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     ...(options.reputationHalfLifeMs !== undefined && { halfLifeMs: options.reputationHalfLifeMs }),
   })
   const receipts = new ReceiptStore(db)
+  const journal = new JobJournal()
+  journal.start(() => ({
+    queueDepth: scheduler.pendingTotal - scheduler.inFlightTotal,
+    inFlight: scheduler.inFlightTotal,
+  }))
   const vrfSecretKey = loadOrCreateVrfKey(options.dataDir)
   let node: InfraxaNode
   try {
@@ -195,7 +202,10 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     verifyModels,
     vrfSecretKey,
     auditSteps,
-    onSettled: (verdict) => metrics.job(verdict),
+    onSettled: (verdict, jobHex, reason) => {
+      metrics.job(verdict)
+      journal.settled(jobHex, verdict, reason)
+    },
   })
 
   const offConnect = node.on('peer:connect', (event) => {
@@ -247,6 +257,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     settling,
     watch,
     metrics,
+    journal,
   })
 
   async function complete(
@@ -570,6 +581,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       })),
     }),
     metrics: () => metrics.render(),
+    dashboard: () =>
+      dashboardView({
+        peerId: node.peerId.toString(),
+        providers: providers.all(),
+        reputation: (peerId) => reputation.get(peerId),
+        banned: reputation.list().filter((r) => r.banned),
+        inFlight: (peerId) => scheduler.inFlight(peerId),
+        sameBuild: (hash, engine) => verifyModels.sameEngine(hash, engine),
+        journal,
+      }),
   }
 
   let server: Server | undefined
@@ -608,6 +629,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       if (stopped) return
       stopped = true
       clearInterval(periodic)
+      journal.stop()
       offConnect()
       if (server) {
         server.closeAllConnections()

@@ -22,7 +22,7 @@ export interface WatcherDeps {
   vrfSecretKey: Uint8Array
   auditSteps: number
   /** Called with each settled verdict (metrics). */
-  onSettled: (verdict: 'verified' | 'failed') => void
+  onSettled: (verdict: 'verified' | 'failed', jobHex: string, reason: string) => void
 }
 
 /**
@@ -54,7 +54,7 @@ export function createWatcher({
     const settle = (verdict: 'verified' | 'failed', reason: string) => {
       const updated = create(ReceiptSchema, { ...receipt, verdict, reason, issuedAtMs: BigInt(Date.now()) })
       receipts.put(jobHex, signEnvelope('RECEIPT', updated, node.signer), providerId, verdict)
-      onSettled(verdict)
+      onSettled(verdict, jobHex, reason)
       return { verdict, reason }
     }
     try {
