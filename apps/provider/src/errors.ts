@@ -67,3 +67,10 @@ export class UnsupportedModeError extends InfraxaError {
     super('ERR_UNSUPPORTED_MODE', `verification mode "${mode}" is not served here (${supported.join(', ')})`)
   }
 }
+
+/** The request holds both chat messages and a text prompt: which one to evaluate is not defined. */
+export class InvalidPromptError extends InfraxaError {
+  constructor(reason: string) {
+    super('ERR_INVALID_PROMPT', reason)
+  }
+}

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { defaultThreads, type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
 import { createNode, type FramedStream, type InfraxaNode } from '@infraxa/p2p'
+import { requestedPromptTokens } from '@infraxa/proofs/modes'
 import { createSampler } from '@infraxa/proofs/sampling'
 import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
 import {
@@ -38,6 +39,7 @@ import {
   BusyError,
   DeadlineExceededError,
   DuplicateJobError,
+  InvalidPromptError,
   LimitExceededError,
   UnknownJobError,
   UnknownModelError,
@@ -379,8 +381,11 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
 
     model.active++
     try {
-      const messages = request.messages.map((m) => ({ role: m.role, content: m.content }))
-      const promptTokens = await model.engine.tokenizePrompt(messages)
+      // Chat messages under the model's template, or a text completion's raw prompt: the verifier
+      // tokenizes the signed request the same way (requestedPromptTokens).
+      const prompt = await requestedPromptTokens(model.engine, request)
+      if (prompt !== undefined && 'error' in prompt) throw new InvalidPromptError(prompt.error)
+      const promptTokens = prompt?.tokens ?? []
       if (promptTokens.length > limits.maxPromptTokens) {
         throw new LimitExceededError(
           `prompt of ${promptTokens.length} tokens exceeds ${limits.maxPromptTokens}`,

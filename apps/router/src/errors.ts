@@ -16,10 +16,15 @@ export class BadRequestError extends InfraxaError {
 
 /** Prompt + max_tokens exceed the model's context window (OpenAI's `context_length_exceeded`). Maps to 400. */
 export class ContextLengthExceededError extends BadRequestError {
-  constructor(promptTokens: number, maxTokens: number, contextSize: number) {
+  constructor(
+    promptTokens: number,
+    maxTokens: number,
+    contextSize: number,
+    param: 'messages' | 'prompt' = 'messages',
+  ) {
     super(
-      `This model's maximum context length is ${contextSize} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
-      'messages',
+      `This model's maximum context length is ${contextSize} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the ${param}, ${maxTokens} in the completion). Please reduce the length of the ${param} or completion.`,
+      param,
       'context_length_exceeded',
     )
   }

@@ -2,8 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { InfraxaError } from '@infraxa/protocol'
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js'
 import { BadRequestError, PayloadTooLargeError } from './errors.js'
-import { type CompletionRequest, parseCompletionRequest } from './openai-request.js'
-import { ChunkWriter, type CompletionResult, completionBody } from './openai-response.js'
+import {
+  type CompletionRequest,
+  parseCompletionRequest,
+  parseTextCompletionRequest,
+} from './openai-request.js'
+import { ChunkWriter, type CompletionResult, completionBody, textCompletionBody } from './openai-response.js'
 
 export type { CompletionRequest } from './openai-request.js'
 export type { CompletionReceipt, CompletionResult } from './openai-response.js'
@@ -112,8 +116,8 @@ function statusOf(error: unknown): number {
 }
 
 /**
- * The router's HTTP surface: OpenAI-compatible `POST /v1/chat/completions` (plain, and SSE with
- * `stream: true`), `GET /v1/models`, `GET /v1/receipts/:id`, `GET /health`, `GET /metrics`, and the
+ * The router's HTTP surface: OpenAI-compatible `POST /v1/chat/completions` and the legacy text
+ * `POST /v1/completions` (plain, and SSE with `stream: true`), `GET /v1/models`, `GET /v1/receipts/:id`, `GET /health`, `GET /metrics`, and the
  * live dashboard: `GET /` (the page) and `GET /v1/dashboard` (its JSON).
  * Bad input gets a 4xx JSON error; nothing a client sends crashes the process.
  */
@@ -157,7 +161,8 @@ async function handle(
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://router')
   const path = url.pathname.replace(/\/+$/, '') || '/'
-  if (path === '/v1/chat/completions') {
+  const kind = path === '/v1/chat/completions' ? 'chat' : path === '/v1/completions' ? 'text' : undefined
+  if (kind !== undefined) {
     if (req.method !== 'POST')
       return sendJson(res, 405, {
         error: { message: 'use POST', type: 'invalid_request_error', param: null, code: 'ERR_METHOD' },
@@ -176,16 +181,23 @@ async function handle(
     } catch {
       throw new BadRequestError('body is not valid JSON')
     }
-    const request = parseCompletionRequest(body, limits)
+    const request =
+      kind === 'chat' ? parseCompletionRequest(body, limits) : parseTextCompletionRequest(body, limits)
     const abort = new AbortController()
     res.on('close', () => {
       if (!res.writableFinished) abort.abort()
     })
     if (!request.stream) {
       const results = await completeChoices(api, request, undefined, abort)
-      return sendJson(res, 200, completionBody(results))
+      return sendJson(
+        res,
+        200,
+        kind === 'chat'
+          ? completionBody(results)
+          : textCompletionBody(results, request.echo ? request.prompt : undefined),
+      )
     }
-    return streamCompletion(api, request, res, abort)
+    return streamCompletion(api, request, res, abort, kind)
   }
   if (req.method !== 'GET')
     return sendJson(res, 405, {
@@ -260,8 +272,9 @@ async function streamCompletion(
   request: CompletionRequest,
   res: ServerResponse,
   abort: AbortController,
+  kind: 'chat' | 'text',
 ): Promise<void> {
-  const chunks = new ChunkWriter(request.model)
+  const chunks = new ChunkWriter(request.model, kind)
   const opened = new Set<number>()
   let started = false
   const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
@@ -276,7 +289,10 @@ async function streamCompletion(
     }
     if (opened.has(index)) return
     opened.add(index)
-    send(chunks.role(index))
+    const role = chunks.role(index)
+    if (role) send(role)
+    // echo: the prompt is the start of the choice's text.
+    if (request.echo && request.prompt) send(chunks.text(index, request.prompt))
   }
   try {
     const results = await completeChoices(

@@ -7,8 +7,16 @@ export {
   type CompletionRequest,
   type ParameterSupport,
   parseCompletionRequest,
+  parseTextCompletionRequest,
+  TEXT_COMPLETION_PARAMETERS,
 } from './openai-request.js'
-export { type CompletionReceipt, type CompletionResult, completionBody } from './openai-response.js'
+export {
+  type CompletionReceipt,
+  type CompletionResult,
+  completionBody,
+  textCompletionBody,
+  textLogprobs,
+} from './openai-response.js'
 export { type KnownProvider, ProviderTable } from './provider-table.js'
 export { ReceiptStore } from './receipts.js'
 export { type ProviderReputation, ReputationBook, type ReputationEvent, SEVERITY } from './reputation.js'

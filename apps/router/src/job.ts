@@ -132,7 +132,7 @@ export function createJobRunner({
       modelName: string
       providerId: string
       providerKey: Uint8Array
-      /** The router's copy of the model, and the prompt as it tokenizes the request's messages. */
+      /** The router's copy of the model, and the prompt as it tokenizes the request's messages or text. */
       engine: EngineModel
       promptTokens: readonly number[]
       onText: ((text: string) => void) | undefined
@@ -150,6 +150,7 @@ export function createJobRunner({
       jobId,
       modelHash: args.modelHash,
       messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+      prompt: req.prompt ?? '',
       sampling: {
         temperature: req.temperature,
         seed: req.seed,
@@ -271,7 +272,7 @@ export function createJobRunner({
         `the signed response commits to other tokens than the ${answer.tokens.length} streamed (${response.outputTokens.length} committed)`,
       )
     } else if (!sameTokens(response.promptTokens, args.promptTokens)) {
-      fail('prompt tokens are not the requested messages under the model chat template')
+      fail('prompt tokens are not the requested prompt as the model tokenizes it')
     }
     // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
     let tokenCheck = release === 'verified' ? answer.verdict() : undefined
@@ -377,7 +378,7 @@ export function createJobRunner({
             commitTopK + TOKEN_CHECK_EXTRA,
           )
     return {
-      id: `chatcmpl-${jobHex}`,
+      id: `${req.prompt !== undefined ? 'cmpl' : 'chatcmpl'}-${jobHex}`,
       model: args.modelName,
       text,
       finishReason: response.finishReason === 'eog' ? 'stop' : response.finishReason,

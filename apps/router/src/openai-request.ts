@@ -4,7 +4,12 @@ import { BadRequestError } from './errors.js'
 /** A chat completion request after validation. */
 export interface CompletionRequest {
   readonly model: string
+  /** Chat messages (`/v1/chat/completions`); empty for a text completion. */
   readonly messages: ReadonlyArray<{ role: string; content: string }>
+  /** A text completion's raw prompt (`/v1/completions`): BOS, then the text, no chat template. */
+  readonly prompt?: string
+  /** Text completion with `echo`: the answer text starts with the prompt. */
+  readonly echo?: boolean
   readonly maxTokens: number
   readonly temperature: number
   readonly seed: bigint
@@ -99,14 +104,17 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Refuses parameters this router cannot honour (unless they hold their neutral value), and unknown ones. */
-function checkUnsupported(b: Record<string, unknown>, known: Record<string, unknown>): void {
+function checkUnsupported(
+  b: Record<string, unknown>,
+  known: Readonly<Record<string, { support: ParameterSupport; note: string }>>,
+): void {
   for (const key of Object.keys(b)) {
     if (!(key in known)) refuse(key, 'is not a recognised request argument')
   }
   const neutral = (key: string, ok: (v: unknown) => boolean, why: string) => {
     const v = b[key]
     if (v !== undefined && v !== null && !ok(v))
-      refuse(key, `is not supported: ${why} (${CHAT_PARAMETERS[key]?.note ?? ''})`)
+      refuse(key, `is not supported: ${why} (${known[key]?.note ?? ''})`)
   }
   neutral('top_p', (v) => v === 1, 'answers are sampled from the full committed distribution')
   neutral('frequency_penalty', (v) => v === 0, 'the verifier recomputes unpenalised sampling')
@@ -156,13 +164,13 @@ export function parseCompletionRequest(body: unknown, limits: RequestLimits): Co
     // OpenAI's "developer" role is the system role of older models.
     return { role: role === 'developer' ? 'system' : role, content }
   })
-  return { ...parseShared(body, limits), messages, ...parseChatOnly(body) }
+  return { ...parseShared(body, limits, 128), messages, ...parseChatOnly(body) }
 }
 
-function parseShared(b: Record<string, unknown>, limits: RequestLimits) {
+function parseShared(b: Record<string, unknown>, limits: RequestLimits, defaultMaxTokens: number) {
   if (typeof b.model !== 'string' || b.model.length === 0) refuse('model', 'must be a non-empty string')
   const tokenParam = b.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens'
-  const maxTokens = b[tokenParam] ?? 128
+  const maxTokens = b[tokenParam] ?? Math.min(defaultMaxTokens, limits.maxTokens)
   if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1 || (maxTokens as number) > limits.maxTokens)
     refuse(tokenParam, `must be an integer in 1..${limits.maxTokens}`)
   // OpenAI's default: sample at temperature 1 (pass 0 for greedy).
@@ -225,4 +233,85 @@ function parseChatOnly(b: Record<string, unknown>): Pick<CompletionRequest, 'log
       refuse('top_logprobs', `must be an integer in 0..${MAX_TOP_LOGPROBS}`)
   }
   return b.logprobs === true ? { logprobs: { top: top as number } } : {}
+}
+
+/**
+ * Every parameter of OpenAI's legacy text completions (`POST /v1/completions`) and how this router treats
+ * it, as {@link CHAT_PARAMETERS} does for chat.
+ */
+export const TEXT_COMPLETION_PARAMETERS: Readonly<
+  Record<string, { support: ParameterSupport; note: string }>
+> = {
+  model: CHAT_PARAMETERS.model!,
+  prompt: {
+    support: 'supported',
+    note: 'a string (or an array of one string): BOS, then the text, no chat template; token-id prompts are refused',
+  },
+  max_tokens: { support: 'supported', note: '1..limit (default 16, as OpenAI)' },
+  temperature: CHAT_PARAMETERS.temperature!,
+  seed: CHAT_PARAMETERS.seed!,
+  stop: CHAT_PARAMETERS.stop!,
+  n: CHAT_PARAMETERS.n!,
+  stream: CHAT_PARAMETERS.stream!,
+  stream_options: CHAT_PARAMETERS.stream_options!,
+  logprobs: {
+    support: 'supported',
+    note: "0..5 alternatives per token, from the router's own re-execution of the answer",
+  },
+  echo: {
+    support: 'supported',
+    note: 'the prompt before the answer; refused with logprobs (prompt log-probs)',
+  },
+  best_of: { support: 'refused', note: 'only equal to n: choices are not ranked server-side' },
+  suffix: { support: 'refused', note: 'only null/"": insertion (fill-in-the-middle) is not supported' },
+  top_p: CHAT_PARAMETERS.top_p!,
+  frequency_penalty: CHAT_PARAMETERS.frequency_penalty!,
+  presence_penalty: CHAT_PARAMETERS.presence_penalty!,
+  logit_bias: CHAT_PARAMETERS.logit_bias!,
+  user: CHAT_PARAMETERS.user!,
+  verification: CHAT_PARAMETERS.verification!,
+  stream_mode: CHAT_PARAMETERS.stream_mode!,
+  infraxa: CHAT_PARAMETERS.infraxa!,
+}
+
+/** Most prompt characters of a text completion (the HTTP body limit bounds it too). */
+const MAX_PROMPT_CHARS = 1_000_000
+const MAX_TEXT_LOGPROBS = 5
+
+/** Validates an OpenAI legacy text-completions body (`POST /v1/completions`). */
+export function parseTextCompletionRequest(body: unknown, limits: RequestLimits): CompletionRequest {
+  if (!isObject(body)) throw new BadRequestError('body must be a JSON object')
+  checkUnsupported(body, TEXT_COMPLETION_PARAMETERS)
+  let prompt = body.prompt
+  if (Array.isArray(prompt)) {
+    if (prompt.length === 0 || typeof prompt[0] !== 'string')
+      refuse('prompt', 'must be a string or an array of one string (token-id prompts are not supported)')
+    if (prompt.length > 1) refuse('prompt', 'holds one prompt per request: send one request per prompt')
+    prompt = prompt[0]
+  }
+  if (typeof prompt !== 'string' || prompt.length === 0) refuse('prompt', 'must be a non-empty string')
+  if (prompt.length > MAX_PROMPT_CHARS) refuse('prompt', `holds at most ${MAX_PROMPT_CHARS} characters`)
+  const shared = parseShared(body, limits, 16)
+  if (body.best_of !== undefined && body.best_of !== null && body.best_of !== shared.n)
+    refuse('best_of', `is not supported: choices are not ranked server-side (only best_of = n = ${shared.n})`)
+  if (body.suffix !== undefined && body.suffix !== null && body.suffix !== '')
+    refuse('suffix', 'is not supported: insertion (fill-in-the-middle) is not offered')
+  if (body.echo !== undefined && body.echo !== null && typeof body.echo !== 'boolean')
+    refuse('echo', 'must be a boolean')
+  let logprobs: { top: number } | undefined
+  if (body.logprobs !== undefined && body.logprobs !== null) {
+    const top = body.logprobs
+    if (!Number.isInteger(top) || (top as number) < 0 || (top as number) > MAX_TEXT_LOGPROBS)
+      refuse('logprobs', `must be an integer in 0..${MAX_TEXT_LOGPROBS}`)
+    if (body.echo === true)
+      refuse('echo', 'is not supported with logprobs: the log-probs of prompt tokens are not returned')
+    logprobs = { top: top as number }
+  }
+  return {
+    ...shared,
+    messages: [],
+    prompt,
+    ...(body.echo === true && { echo: true }),
+    ...(logprobs && { logprobs }),
+  }
 }

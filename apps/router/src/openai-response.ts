@@ -80,21 +80,73 @@ export function completionBody(results: readonly CompletionResult[]): Record<str
   }
 }
 
-/** Builds the SSE chunks of a streamed completion (`chat.completion.chunk`). */
+/**
+ * Legacy text-completion `logprobs` (`/v1/completions`): parallel arrays of the answer's tokens, their
+ * log-probs, their alternatives as `{ token: logprob }` objects, and each token's offset in the text.
+ */
+export function textLogprobs(entries: readonly TokenLogprobEntry[], offset = 0) {
+  const text_offset: number[] = []
+  let at = offset
+  for (const e of entries) {
+    text_offset.push(at)
+    at += e.token.length
+  }
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map((e) => Object.fromEntries(e.top_logprobs.map((a) => [a.token, a.logprob]))),
+    text_offset,
+  }
+}
+
+/**
+ * The `text_completion` body (`/v1/completions`) of one or more choices; with `echo`, each choice's
+ * text starts with the prompt.
+ */
+export function textCompletionBody(
+  results: readonly CompletionResult[],
+  echo: string | undefined,
+): Record<string, unknown> {
+  const first = results[0]!
+  return {
+    id: first.id,
+    object: 'text_completion',
+    created: Math.floor(Date.now() / 1000),
+    model: first.model,
+    system_fingerprint: systemFingerprint(first),
+    choices: results.map((r, index) => ({
+      index,
+      text: (echo ?? '') + r.text,
+      logprobs: r.logprobs ? textLogprobs(r.logprobs) : null,
+      finish_reason: r.finishReason,
+      ...(results.length > 1 && { infraxa: r.receipt }),
+    })),
+    usage: usageOf(results),
+    infraxa: first.receipt,
+  }
+}
+
+/**
+ * Builds the SSE chunks of a streamed completion: `chat.completion.chunk` (a role chunk, then deltas), or
+ * for `/v1/completions` (`kind: 'text'`) `text_completion` chunks carrying `text`.
+ */
 export class ChunkWriter {
-  id = 'chatcmpl-pending'
+  id: string
   readonly #created = Math.floor(Date.now() / 1000)
   readonly #model: string
+  readonly #kind: 'chat' | 'text'
   #fingerprint: string | undefined
 
-  constructor(model: string) {
+  constructor(model: string, kind: 'chat' | 'text' = 'chat') {
     this.#model = model
+    this.#kind = kind
+    this.id = kind === 'chat' ? 'chatcmpl-pending' : 'cmpl-pending'
   }
 
   chunk(choices: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
     return {
       id: this.id,
-      object: 'chat.completion.chunk',
+      object: this.#kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
       created: this.#created,
       model: this.#model,
       ...(this.#fingerprint && { system_fingerprint: this.#fingerprint }),
@@ -103,14 +155,17 @@ export class ChunkWriter {
     }
   }
 
-  /** The first chunk of a choice: its role. */
-  role(index: number) {
+  /** The first chunk of a choice: its role (chat), or nothing for a text completion. */
+  role(index: number): Record<string, unknown> | undefined {
+    if (this.#kind === 'text') return undefined
     return this.chunk([
       { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
     ])
   }
 
   text(index: number, content: string) {
+    if (this.#kind === 'text')
+      return this.chunk([{ index, text: content, logprobs: null, finish_reason: null }])
     return this.chunk([{ index, delta: { content }, logprobs: null, finish_reason: null }])
   }
 
@@ -118,6 +173,19 @@ export class ChunkWriter {
   finish(index: number, result: CompletionResult) {
     this.id = result.id
     this.#fingerprint = systemFingerprint(result)
+    if (this.#kind === 'text') {
+      return this.chunk(
+        [
+          {
+            index,
+            text: '',
+            logprobs: result.logprobs ? textLogprobs(result.logprobs) : null,
+            finish_reason: result.finishReason,
+          },
+        ],
+        { infraxa: result.receipt },
+      )
+    }
     return this.chunk(
       [
         {

@@ -90,6 +90,7 @@ export class ReceiptStore {
       request: request && {
         model_hash: hex(request.modelHash),
         messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+        ...(request.prompt !== '' && { prompt: request.prompt }),
         max_tokens: request.sampling?.maxTokens,
         temperature: request.sampling?.temperature,
         seed: String(request.sampling?.seed ?? 0n),

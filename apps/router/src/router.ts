@@ -285,9 +285,20 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     if (req.verification === ZK_SNARK_MODE_ID && req.temperature !== 0) {
       throw new BadRequestError('zk_snark proves greedy decoding only: use temperature 0')
     }
-    const promptTokens = await engine.tokenizePrompt(req.messages)
+    // A text completion's raw prompt (BOS, no template) or chat messages under the model's template:
+    // the provider and every verifier tokenize the signed request the same way.
+    const promptTokens =
+      req.prompt !== undefined
+        ? await engine.tokenizeText(req.prompt)
+        : await engine.tokenizePrompt(req.messages)
+    const promptParam = req.prompt !== undefined ? 'prompt' : 'messages'
     if (promptTokens.length + req.maxTokens > engine.contextSize) {
-      throw new ContextLengthExceededError(promptTokens.length, req.maxTokens, engine.contextSize)
+      throw new ContextLengthExceededError(
+        promptTokens.length,
+        req.maxTokens,
+        engine.contextSize,
+        promptParam,
+      )
     }
     // The providers' published limits, checked before any work: a request none of them accepts is the
     // client's to fix (400), never a provider's fault or a 503.
@@ -295,7 +306,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     if (offers.length > 0) {
       const promptLimit = Math.max(...offers.map((c) => c.maxPromptTokens || Number.POSITIVE_INFINITY))
       if (promptTokens.length > promptLimit)
-        throw new ContextLengthExceededError(promptTokens.length, req.maxTokens, promptLimit)
+        throw new ContextLengthExceededError(promptTokens.length, req.maxTokens, promptLimit, promptParam)
       const outputLimit = Math.max(...offers.map((c) => c.maxOutputTokens || Number.POSITIVE_INFINITY))
       if (req.maxTokens > outputLimit)
         throw new BadRequestError(
@@ -487,7 +498,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     receiptId: string,
     signal?: AbortSignal,
   ): Promise<{ valid: boolean; reason: string }> {
-    const envelope = receipts.getEnvelope(receiptId.replace(/^chatcmpl-/, ''))
+    const envelope = receipts.getEnvelope(receiptId.replace(RECEIPT_ID_PREFIX, ''))
     if (envelope === undefined) throw new BadRequestError(`no receipt "${receiptId}"`)
     const { message: receipt } = openEnvelope('RECEIPT', envelope, { signer: node.publicKey })
     if (receipt.request === undefined || receipt.response === undefined)
@@ -557,7 +568,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       }))
     },
     receipt: (id) =>
-      receipts.view(id.replace(/^chatcmpl-/, ''), (request, response) => {
+      receipts.view(id.replace(RECEIPT_ID_PREFIX, ''), (request, response) => {
         const engine = verifyModels.engineFor(request.modelHash)
         if (engine === undefined || response.outputTokens.some((t) => !(t >= 0 && t < engine.vocabSize)))
           return undefined
@@ -618,7 +629,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     refresh,
     auditAgain,
     whenSettled(receiptId) {
-      const id = receiptId.replace(/^chatcmpl-/, '')
+      const id = receiptId.replace(RECEIPT_ID_PREFIX, '')
       const pending = settling.get(id)
       if (pending) return pending
       const view = receipts.view(id)
@@ -644,6 +655,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   return router
 }
 
+/** A completion id (`chatcmpl-…`, `cmpl-…`) names the receipt of its job. */
+const RECEIPT_ID_PREFIX = /^(chat)?cmpl-/
+
 /** ERROR codes that mean "not now": the router waits and tries again, nobody is penalised. */
 const BUSY = new Set(['ERR_BUSY', 'ERR_RATE_LIMITED'])
 
@@ -655,6 +669,7 @@ const CLIENT_CAUSED = new Set([
   'ERR_INVALID_TOKEN',
   'ERR_CONTEXT_OVERFLOW',
   'ERR_EMPTY_PROMPT',
+  'ERR_INVALID_PROMPT',
 ])
 
 const round2 = (ms: number) => Math.round(ms * 100) / 100

@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { BadRequestError, CHAT_PARAMETERS, parseCompletionRequest } from '../src/index.js'
+import {
+  BadRequestError,
+  CHAT_PARAMETERS,
+  parseCompletionRequest,
+  parseTextCompletionRequest,
+  TEXT_COMPLETION_PARAMETERS,
+  textLogprobs,
+} from '../src/index.js'
 
 const limits = { maxTokens: 512, maxMessages: 8, maxChoices: 8 }
 const ok = { model: 'm', messages: [{ role: 'user', content: 'hi' }] }
@@ -120,5 +127,92 @@ describe('parseCompletionRequest: every OpenAI chat parameter works or is refuse
     expect(refusal({ ...ok, messages: Array(9).fill(ok.messages[0]) }).param).toBe('messages')
     expect(refusal({ ...ok, top_p: 0.5 }).message).toMatch(/top_p.*not supported/)
     for (const body of [null, [], 'x', { messages: ok.messages }]) refusal(body)
+  })
+})
+
+const text = { model: 'm', prompt: 'Once upon a time' }
+
+function textRefusal(body: unknown): { param: string | undefined; message: string } {
+  try {
+    parseTextCompletionRequest(body, limits)
+  } catch (error) {
+    expect(error).toBeInstanceOf(BadRequestError)
+    return { param: (error as BadRequestError).param, message: (error as BadRequestError).message }
+  }
+  throw new Error(`accepted ${JSON.stringify(body)}`)
+}
+
+// One row per parameter of the /v1/completions table in docs/openai-compat.md.
+const TEXT_ROWS: Record<string, { works: unknown[]; refused: unknown[] }> = {
+  model: { works: ['m'], refused: [''] },
+  prompt: { works: ['x', ['x']], refused: ['', [], ['a', 'b'], [1, 2, 3], [[1, 2]], 5] },
+  max_tokens: { works: [1, 512], refused: [0, 513] },
+  temperature: { works: [0, 2], refused: [3] },
+  seed: { works: [3], refused: [-1] },
+  stop: { works: ['\n', ['.', '!']], refused: [['']] },
+  n: { works: [1, 8], refused: [9] },
+  stream: { works: [true, false], refused: [1] },
+  stream_options: { works: [], refused: [{ other: 1 }] },
+  logprobs: { works: [0, 5], refused: [6, true, -1] },
+  echo: { works: [true, false], refused: ['yes'] },
+  best_of: { works: [1], refused: [3] },
+  suffix: { works: ['', null], refused: [' the end.'] },
+  top_p: { works: [1], refused: [0.5] },
+  frequency_penalty: { works: [0], refused: [1] },
+  presence_penalty: { works: [0], refused: [1] },
+  logit_bias: { works: [{}], refused: [{ 3: -100 }] },
+  user: { works: ['u'], refused: [1] },
+  verification: { works: ['fraud_proof'], refused: [1] },
+  stream_mode: { works: ['verified'], refused: ['x'] },
+  infraxa: { works: [{ stream_mode: 'live' }], refused: [] },
+}
+
+describe('parseTextCompletionRequest: every legacy completions parameter works or is refused', () => {
+  it('has a row for every parameter of the table, and so has the /v1/completions table of the docs', () => {
+    expect(Object.keys(TEXT_ROWS).sort()).toEqual(Object.keys(TEXT_COMPLETION_PARAMETERS).sort())
+    const doc = readFileSync(new URL('../../../docs/openai-compat.md', import.meta.url), 'utf8')
+    const section = doc.slice(doc.indexOf('## `POST /v1/completions`'))
+    expect(section.length).toBeLessThan(doc.length)
+    for (const [param, { support }] of Object.entries(TEXT_COMPLETION_PARAMETERS))
+      expect(section, param).toContain(`| \`${param}\` | ${support} |`)
+  })
+
+  for (const [param, { works, refused }] of Object.entries(TEXT_ROWS)) {
+    it(`${param} (${TEXT_COMPLETION_PARAMETERS[param]?.support})`, () => {
+      const base = param === 'stream_options' ? { ...text, stream: true } : text
+      for (const value of works)
+        expect(() => parseTextCompletionRequest({ ...base, [param]: value }, limits)).not.toThrow()
+      for (const value of refused)
+        expect(textRefusal({ ...base, [param]: value }).param ?? '', JSON.stringify(value)).toContain(param)
+    })
+  }
+
+  it('uses OpenAI’s defaults (16 tokens, temperature 1) and carries no chat messages', () => {
+    const r = parseTextCompletionRequest(text, limits)
+    expect(r).toMatchObject({ prompt: 'Once upon a time', messages: [], maxTokens: 16, temperature: 1, n: 1 })
+    expect(r.echo).toBeUndefined()
+    expect(parseTextCompletionRequest({ ...text, logprobs: 2 }, limits).logprobs).toEqual({ top: 2 })
+    expect(parseTextCompletionRequest({ ...text, echo: true }, limits).echo).toBe(true)
+    // echo with logprobs would need the prompt's log-probs: refused, naming echo.
+    expect(textRefusal({ ...text, echo: true, logprobs: 1 }).param).toBe('echo')
+    // Chat-only parameters are unknown here.
+    expect(textRefusal({ ...text, messages: [] }).param).toBe('messages')
+    expect(textRefusal({ ...text, tools: [] }).param).toBe('tools')
+    for (const body of [null, [], 'x', { model: 'm' }]) textRefusal(body)
+  })
+
+  it('writes logprobs as the legacy parallel arrays with text offsets', () => {
+    const entry = (token: string, logprob: number) => ({
+      token,
+      logprob,
+      bytes: [],
+      top_logprobs: [{ token, logprob, bytes: [] }],
+    })
+    expect(textLogprobs([entry(' Once', -0.5), entry(' upon', -1)])).toEqual({
+      tokens: [' Once', ' upon'],
+      token_logprobs: [-0.5, -1],
+      top_logprobs: [{ ' Once': -0.5 }, { ' upon': -1 }],
+      text_offset: [0, 5],
+    })
   })
 })

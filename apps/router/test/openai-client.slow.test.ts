@@ -180,4 +180,107 @@ describe('the official openai client', () => {
     expect(provider.jobsServed).toBe(served)
     expect(router.reputation.events(provider.peerId).filter((e) => e.event !== 'success')).toEqual([])
   })
+  describe('legacy text completions (POST /v1/completions)', () => {
+    const prompt = 'Once upon a time, there was a little'
+
+    it('answers with a verified cmpl- completion of the raw prompt; echo and the receipt say which prompt', async () => {
+      const r = await client.completions.create({
+        model: 'stories260K',
+        prompt,
+        max_tokens: 16,
+        temperature: 0,
+      })
+      expect(r.object).toBe('text_completion')
+      expect(r.id).toMatch(/^cmpl-[0-9a-f]+$/)
+      const receipt = (r as unknown as { infraxa: { verdict: string; receipt_id: string } }).infraxa
+      expect(receipt.verdict).toBe('verified')
+      const text = r.choices[0]!.text
+      expect(text.length).toBeGreaterThan(0)
+      expect(r.usage?.completion_tokens).toBeGreaterThan(0)
+      // The raw prompt (BOS + text) is a few tokens; the chat template would add its own.
+      expect(r.usage?.prompt_tokens).toBeLessThan(16)
+      // The signed receipt holds the prompt, not messages; its id resolves with the cmpl- prefix.
+      const stored = await (await fetch(`${router.url}/v1/receipts/${r.id}`)).json()
+      expect(stored.request).toMatchObject({ prompt, messages: [] })
+      expect(stored.response.output_text).toBe(text)
+      // echo: the same answer (greedy) after the prompt.
+      const echoed = await client.completions.create({
+        model: 'stories260K',
+        prompt,
+        max_tokens: 16,
+        temperature: 0,
+        echo: true,
+      })
+      expect(echoed.choices[0]!.text).toBe(prompt + text)
+    })
+
+    it('logprobs, n and stream with include_usage', async () => {
+      const r = await client.completions.create({
+        model: 'stories260K',
+        prompt,
+        max_tokens: 12,
+        temperature: 0,
+        logprobs: 2,
+      })
+      const lp = r.choices[0]!.logprobs!
+      expect(lp.tokens!.join('')).toBe(r.choices[0]!.text)
+      expect(lp.token_logprobs!.every((x) => x <= 0)).toBe(true)
+      expect(lp.text_offset![0]).toBe(0)
+      // Greedy: each token is its own most likely alternative.
+      lp.top_logprobs!.forEach((alts, i) => {
+        expect(Object.keys(alts!)).toHaveLength(2)
+        expect(alts![lp.tokens![i]!]).toBeCloseTo(lp.token_logprobs![i]!, 6)
+      })
+      const stream = await client.completions.create({
+        model: 'stories260K',
+        prompt,
+        max_tokens: 12,
+        temperature: 0.8,
+        seed: 11,
+        n: 2,
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      const text = ['', '']
+      let finished = 0
+      let usage: OpenAI.CompletionUsage | undefined | null
+      for await (const chunk of stream) {
+        expect(chunk.object).toBe('text_completion')
+        for (const c of chunk.choices) {
+          text[c.index] += c.text
+          if (c.finish_reason) finished++
+        }
+        if (chunk.usage) usage = chunk.usage
+      }
+      expect(finished).toBe(2)
+      expect(usage?.completion_tokens).toBeGreaterThan(0)
+      // Choice 1 streamed is the seed + 1 answer asked for plainly.
+      const plain = await client.completions.create({
+        model: 'stories260K',
+        prompt,
+        max_tokens: 12,
+        temperature: 0.8,
+        seed: 12,
+      })
+      expect(text[1]).toBe(plain.choices[0]!.text)
+    })
+
+    it('refuses what it cannot honour with a 400 naming the parameter', async () => {
+      const suffix = await client.completions
+        .create({ model: 'stories260K', prompt, suffix: ' The end.' })
+        .catch((e: unknown) => e as InstanceType<typeof OpenAI.BadRequestError>)
+      expect(suffix).toBeInstanceOf(OpenAI.BadRequestError)
+      expect((suffix as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('suffix')
+      const tokens = await client.completions
+        .create({ model: 'stories260K', prompt: [1, 2, 3] })
+        .catch((e: unknown) => e as InstanceType<typeof OpenAI.BadRequestError>)
+      expect((tokens as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('prompt')
+      const long = await client.completions
+        .create({ model: 'stories260K', prompt: 'word '.repeat(300), max_tokens: 8 })
+        .catch((e: unknown) => e as InstanceType<typeof OpenAI.BadRequestError>)
+      expect(long).toBeInstanceOf(OpenAI.BadRequestError)
+      expect((long as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('context_length_exceeded')
+      expect((long as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('prompt')
+    })
+  })
 })

@@ -16,7 +16,7 @@ import type { GgufSummary } from './gguf-inspection.js'
 import { type GpuBackend, releaseLlama } from './llama-runtime.js'
 import { asLlamaToken, asLlamaTokens } from './llama-token.js'
 import { type ModelIdentity, modelIdentity } from './model-identity.js'
-import { type ChatMessage, promptTokensForMessages } from './prompt-template.js'
+import { type ChatMessage, promptTokensForMessages, promptTokensForText } from './prompt-template.js'
 import { type ReplayRequest, replayPositions, replayTokens, reusableTokens } from './replay-positions.js'
 import { SequencePool, type SequenceSlot } from './sequence-pool.js'
 import type { TokenLogprob } from './top-k.js'
@@ -183,6 +183,15 @@ export class EngineModel implements AsyncDisposable {
       return { role, content }
     })
     return this.promptTokens(typed)
+  }
+
+  /**
+   * The exact prompt token ids of a raw text prompt (a text completion, no chat template): BOS when the
+   * tokenizer prepends one, then the text. The optional `Executor.tokenizeText` of `@infraxa/proofs`.
+   */
+  async tokenizeText(text: string): Promise<number[]> {
+    this.#ensureLive()
+    return promptTokensForText(this.#parts.model, text)
   }
 
   /**

@@ -51,3 +51,14 @@ export function promptTokensForMessages(model: LlamaModel, messages: readonly Ch
   const prefix = model.tokens.shouldPrependBosToken && bos != null ? [bos] : []
   return [...prefix, ...model.tokenize(plainPromptText(messages), false)]
 }
+
+/**
+ * The prompt token ids of a raw text prompt (a text completion): the model's BOS token when its
+ * tokenizer prepends one, then the text as the tokenizer splits it, with no chat template.
+ */
+export function promptTokensForText(model: LlamaModel, text: string): number[] {
+  if (text.length === 0) return []
+  const bos = model.tokens.bos
+  const prefix = model.tokens.shouldPrependBosToken && bos != null ? [bos] : []
+  return [...prefix, ...model.tokenize(text, false)]
+}

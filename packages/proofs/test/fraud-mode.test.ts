@@ -1,10 +1,10 @@
-import { encodeEnvelope } from '@infraxa/protocol'
+import { encodeEnvelope, openEnvelope } from '@infraxa/protocol'
 import { describe, expect, it } from 'vitest'
 import { type ComplianceCase, runModeCompliance } from '../src/compliance/index.js'
 import { adjudicateFraudProof, createFraudProof, fraudProofMode } from '../src/modes/index.js'
 import { openSteps } from '../src/transcript/index.js'
 import { makeExchange, otherSigner } from './fixtures/exchange.js'
-import { ToyModel, toyExecutor, toyTokenize } from './fixtures/toy-model.js'
+import { ToyModel, toyExecutor, toyTokenize, toyTokenizeText } from './fixtures/toy-model.js'
 
 const model = new ToyModel(1)
 const tolerance = { maxLogprobDelta: 0.05, minTopKOverlap: 0.75 }
@@ -26,9 +26,12 @@ function accuse(exchange: ReturnType<typeof makeExchange>, t: number) {
   })
 }
 
-/** The fixture's prompt tokens (toy chat template + tokenizer over the default message). */
-function promptOf(_exchange: ReturnType<typeof makeExchange>): number[] {
-  return toyTokenize([{ role: 'user', content: 'Once upon a time' }])
+/** The requested prompt's tokens, as a watcher tokenizes them: the raw text, or the toy chat template. */
+function promptOf(exchange: ReturnType<typeof makeExchange>): number[] {
+  const { prompt } = openEnvelope('INFERENCE_REQUEST', exchange.input.request).message
+  return prompt !== ''
+    ? toyTokenizeText(prompt)
+    : toyTokenize([{ role: 'user', content: 'Once upon a time' }])
 }
 
 const forged = makeExchange({
@@ -50,6 +53,15 @@ describe('fraud_proof mode (optimistic)', () => {
     const falseAccusation = await adjudicateFraudProof(accuse(honestExchange, 6), context)
     expect(falseAccusation).toMatchObject({ fraud: false })
     expect(falseAccusation.reason).toMatch(/false accusation/)
+  })
+
+  it('text completions: an honest answer is no fraud, the prompt run under the chat template is', async () => {
+    const honestText = makeExchange({ model, jobByte: 24, textPrompt: 'Once upon a time' })
+    expect(await adjudicateFraudProof(accuse(honestText, 4), context)).toMatchObject({ fraud: false })
+    const asChat = makeExchange({ model, jobByte: 25, textPrompt: 'Once upon a time', evaluateAsChat: true })
+    const ruling = await adjudicateFraudProof(accuse(asChat, 4), context)
+    expect(ruling).toMatchObject({ fraud: true })
+    expect(ruling.reason).toMatch(/prompt tampering/)
   })
 
   it('does not blame a provider for an opening it did not commit to', async () => {

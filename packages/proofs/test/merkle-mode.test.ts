@@ -31,6 +31,7 @@ const honestCases: ComplianceCase[] = [
   honest('temperature 0.8, 16 steps', { temperature: 0.8, seed: 99n, maxTokens: 16, jobByte: 2 }),
   honest('k = 4, 5 steps, all audited', { k: 4, maxTokens: 5, jobByte: 3, ...all }),
   honest('one step', { maxTokens: 1, jobByte: 4 }),
+  honest('text completion (raw prompt, no template)', { textPrompt: 'Once upon a time', jobByte: 6 }),
   {
     name: 'other hardware (noise 0.02 within tolerance)',
     input: makeExchange({ model, jobByte: 5 }).input,
@@ -101,6 +102,10 @@ const attackCases: ComplianceCase[] = [
       r.promptTokenHash = promptTokenHash(r.promptTokens)
     },
   }),
+  attack('text prompt evaluated under the chat template (prompt tampering)', {
+    textPrompt: 'Once upon a time',
+    evaluateAsChat: true,
+  }),
   attack('router cherry-picked the audited steps', { auditSteps: 4, overrideChallenge: [0, 1, 2, 3] }),
   attack('openings of other steps than challenged', { auditSteps: 4, tamperOpenings: (o) => o.slice(1) }),
   attack('audit proof signed by another key', { provider: otherSigner }),
@@ -129,7 +134,8 @@ describe('merkle mode', () => {
     expect(await reason(attackCases[5]!)).toMatch(/truncated|committed root/)
     expect(await reason(attackCases[7]!)).toMatch(/overlap|Δ log-prob/)
     expect(await reason(attackCases[8]!)).toMatch(/prompt|overlap|Δ log-prob/)
-    expect(await reason(attackCases[9]!)).toMatch(/VRF/)
+    expect(await reason(attackCases[9]!)).toMatch(/requested prompt/)
+    expect(await reason(attackCases[10]!)).toMatch(/VRF/)
   })
 
   it('throws a typed error when the caller omits what the mode needs', async () => {

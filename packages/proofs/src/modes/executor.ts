@@ -29,4 +29,29 @@ export interface Executor {
   tokenizePrompt?(
     messages: ReadonlyArray<{ readonly role: string; readonly content: string }>,
   ): Promise<number[]>
+  /**
+   * The prompt token ids of a raw text prompt (a text completion: BOS, then the text, no chat template).
+   * When present, verifiers check text-completion prompts as {@link tokenizePrompt} does chat ones.
+   */
+  tokenizeText?(text: string): Promise<number[]>
+}
+
+/**
+ * The prompt token ids a request asks for, as `executor` tokenizes them: its chat messages under the
+ * model's template, or its raw text prompt. `undefined` when the executor cannot tokenize that kind of
+ * prompt (the check is then skipped, as without a tokenizer); `{ error }` when the request holds both
+ * kinds or neither.
+ */
+export async function requestedPromptTokens(
+  executor: Executor,
+  request: {
+    readonly messages: ReadonlyArray<{ readonly role: string; readonly content: string }>
+    readonly prompt: string
+  },
+): Promise<{ tokens: number[] } | { error: string } | undefined> {
+  const text = request.prompt !== ''
+  if (text && request.messages.length > 0)
+    return { error: 'the request holds both messages and a text prompt' }
+  if (text) return executor.tokenizeText ? { tokens: await executor.tokenizeText(request.prompt) } : undefined
+  return executor.tokenizePrompt ? { tokens: await executor.tokenizePrompt(request.messages) } : undefined
 }

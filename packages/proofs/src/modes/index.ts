@@ -7,7 +7,7 @@
  * const result = await registry.get(request.verificationMode).verify(input, context)
  */
 export { type BoundExchange, checkBinding } from './binding.js'
-export type { Executor, TokenLogprob } from './executor.js'
+export { type Executor, requestedPromptTokens, type TokenLogprob } from './executor.js'
 export {
   adjudicateFraudProof,
   createFraudProof,

@@ -13,7 +13,7 @@ import type { CommittedStep } from '../../transcript/leaf.js'
 import { quantiseLogprob } from '../../transcript/leaf.js'
 import { verifyOpenings } from '../../transcript/transcript.js'
 import { checkBinding } from '../binding.js'
-import type { Executor, TokenLogprob } from '../executor.js'
+import { type Executor, requestedPromptTokens, type TokenLogprob } from '../executor.js'
 import { LOCAL_FAULTS } from '../merkle/mode.js'
 
 /**
@@ -145,10 +145,13 @@ export async function adjudicateFraudProof(
       providerKey,
     )
   }
-  if (context.executor.tokenizePrompt !== undefined) {
-    const expected = await context.executor.tokenizePrompt(request.messages)
+  const expected = await requestedPromptTokens(context.executor, request)
+  // A request holding both kinds of prompt is the signer's error, not the provider's fraud.
+  if (expected !== undefined && 'error' in expected)
+    return ruling(false, `ill-formed request: ${expected.error}`, response.jobId, providerKey)
+  if (expected !== undefined) {
     const actual = response.promptTokens
-    if (expected.length !== actual.length || expected.some((t, i) => t !== actual[i])) {
+    if (expected.tokens.length !== actual.length || expected.tokens.some((t, i) => t !== actual[i])) {
       return ruling(
         true,
         'the provider evaluated another prompt than the request (prompt tampering)',

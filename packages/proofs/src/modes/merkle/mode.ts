@@ -5,6 +5,7 @@ import { judgeTokens, scoreToken, TOKEN_CHECK_EXTRA, type TokenVerdict } from '.
 import { MalformedVerificationInputError } from '../../errors.js'
 import { verifyOpenings } from '../../transcript/transcript.js'
 import { checkBinding } from '../binding.js'
+import { requestedPromptTokens } from '../executor.js'
 import type { VerificationContext, VerificationInput, VerificationMode, VerificationResult } from '../spec.js'
 
 export const MERKLE_MODE_ID = 'merkle'
@@ -162,11 +163,12 @@ async function verifyMerkle(
   }
   // After re-execution, so a substituted model is reported by what diverged; still catches a tampered
   // prompt that the real model was run on.
-  if (executor.tokenizePrompt !== undefined) {
-    const expected = await executor.tokenizePrompt(request.messages)
+  const expected = await requestedPromptTokens(executor, request)
+  if (expected !== undefined) {
+    if ('error' in expected) return invalid(expected.error)
     const actual = response.promptTokens
-    if (expected.length !== actual.length || expected.some((t, i) => t !== actual[i])) {
-      return invalid('prompt tokens are not the requested messages under the model chat template')
+    if (expected.tokens.length !== actual.length || expected.tokens.some((t, i) => t !== actual[i])) {
+      return invalid('prompt tokens are not the requested prompt as the model tokenizes it')
     }
   }
 
