@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { defaultThreads, type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
 import { createNode, type FramedStream, type InfraxaNode } from '@infraxa/p2p'
 import { requestedPromptTokens } from '@infraxa/proofs/modes'
-import { createSampler } from '@infraxa/proofs/sampling'
+import { createSampler, samplingParamsOf } from '@infraxa/proofs/sampling'
 import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
 import {
   createZkProver,
@@ -128,6 +128,8 @@ export interface DishonestBehaviour {
   ) => { token: number; topK?: Array<{ id: number; logprob: number }> } | undefined
   /** Stream another token than the one generated and committed at step t. */
   streamToken?: (t: number, token: number) => number
+  /** Sample from the whole committed top-k although the request asks for a top-p nucleus. */
+  ignoreTopP?: boolean
 }
 
 interface ServedModel {
@@ -357,6 +359,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     if (maxTokens < 1 || maxTokens > limits.maxOutputTokens) {
       throw new LimitExceededError(`max_tokens must be 1..${limits.maxOutputTokens}`)
     }
+    const topP = request.sampling?.topP ?? 0
+    if (!(topP >= 0 && topP <= 1)) throw new LimitExceededError('top_p must be 0..1')
     if (request.jobId.length < 8 || request.jobId.length > 64)
       throw new LimitExceededError('job id must be 8..64 bytes')
     const zk = request.verificationMode === ZK_SNARK_MODE_ID
@@ -396,19 +400,16 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         Math.min(2 ** 31 - 1, Math.max(1, Number(request.deadlineMs - BigInt(Date.now())))),
       )
       const forgedTopK = new Map<number, Array<{ id: number; logprob: number }>>()
+      const { topP, ...untruncated } = samplingParamsOf(request.sampling)
+      // ATTACK DRILLS: the whole top-k although a nucleus was asked for.
+      const sampling =
+        options.dishonest?.ignoreTopP || topP === undefined ? untruncated : { ...untruncated, topP }
       const generation = model.engine.generate({
         promptTokens,
         maxTokens,
         stop: request.sampling?.stop ?? [],
         topK: k,
-        choose: withForgery(
-          createSampler({
-            temperature: request.sampling?.temperature ?? 0,
-            seed: request.sampling?.seed ?? 0n,
-          }),
-          options.dishonest?.forgeStep,
-          forgedTopK,
-        ),
+        choose: withForgery(createSampler(sampling), options.dishonest?.forgeStep, forgedTopK),
         signal: AbortSignal.any([deadline, stream.signal]),
       })
       for await (const step of generation) {

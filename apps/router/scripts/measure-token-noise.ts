@@ -7,7 +7,10 @@
  * With `--cross-build`, the same answers are also replayed by other llama.cpp CPU builds of the same release
  * (haswell, x64: each in a child process with only that build, as engine calibration does).
  *
- *   node apps/router/scripts/measure-token-noise.ts [jobs per config, default 60] [tokens, default 64] [--cross-build]
+ * With `--stepwise`, the verifier replays each answer as decoding does (`stepwise: true`: the follow-up
+ * replay of a job whose prefill check mismatched) instead; `--verifier-threads=N` sets its threads (2).
+ *
+ *   node apps/router/scripts/measure-token-noise.ts [jobs per config, default 60] [tokens, default 64] [--cross-build] [--stepwise] [--verifier-threads=N]
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -24,6 +27,8 @@ const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const crossBuild = process.argv.includes('--cross-build')
 // --batch=B: the provider decodes B answers at once (parallel sequences of one context, batched decode).
 const batch = Number(process.argv.find((a) => a.startsWith('--batch='))?.slice(8) ?? 1)
+const stepwise = process.argv.includes('--stepwise')
+const verifierThreads = Number(process.argv.find((a) => a.startsWith('--verifier-threads='))?.slice(19) ?? 2)
 const jobs = Number(args[0] ?? 60)
 const tokens = Number(args[1] ?? 64)
 const engineScripts = resolve(import.meta.dirname, '../../../packages/engine/scripts')
@@ -109,7 +114,7 @@ for (const [label, path, quantization] of [
   ['generated F32', f32.path, 'F32'],
 ] as const) {
   const provider = await loadModel({ path, threads: 1, contextSize: 512, parallel: batch })
-  const verifier = await loadModel({ path, threads: 2, contextSize: 512 })
+  const verifier = await loadModel({ path, threads: verifierThreads, contextSize: 512 })
   const drift = toleranceForQuantization(quantization).maxLogprobDelta
   const margins: number[] = []
   let mismatches = 0
@@ -144,9 +149,10 @@ for (const [label, path, quantization] of [
         ...result,
         positions: Array.from({ length: n }, (_, t) => t),
         topK: K + TOKEN_CHECK_EXTRA,
+        stepwise,
       })
       const chunked: typeof whole = []
-      for (let from = 0; from < n; from += 16) {
+      for (let from = 0; from < n && !stepwise; from += 16) {
         const positions = Array.from({ length: Math.min(16, n - from) }, (_, i) => from + i)
         chunked.push(
           ...(await verifier.replay({
@@ -161,7 +167,7 @@ for (const [label, path, quantization] of [
       for (const [t, d] of whole.entries()) {
         deltas.push(distributionDistance(result.steps[t]!.topK, d.slice(0, K)).maxLogprobDelta)
       }
-      for (const replay of [whole, chunked]) {
+      for (const replay of stepwise ? [whole] : [whole, chunked]) {
         for (let t = 0; t < n; t++) {
           const s = scoreToken({
             step: t,
@@ -183,13 +189,13 @@ for (const [label, path, quantization] of [
     label,
     margins,
     mismatches,
-    `${jobs} jobs decoded ${batch} at a time × whole + chunked replay, threads 1 → 2`,
+    `${jobs} jobs decoded ${batch} at a time × ${stepwise ? 'stepwise' : 'whole + chunked'} replay, threads 1 → ${verifierThreads}`,
     drift,
   )
   deltas.sort((a, b) => a - b)
   const dq = (p: number) => deltas[Math.min(deltas.length - 1, Math.floor(p * deltas.length))]!.toFixed(5)
   console.log(
-    `  |Δ log-prob| generation (batch ${batch}) vs replay alone: p50 ${dq(0.5)} p99 ${dq(0.99)} p99.9 ${dq(0.999)} max ${dq(1)}`,
+    `  |Δ log-prob| generation (batch ${batch}) vs ${stepwise ? 'stepwise ' : ''}replay alone: exact steps ${deltas.filter((d) => d === 0).length}/${deltas.length}, p50 ${dq(0.5)} p99 ${dq(0.99)} p99.9 ${dq(0.999)} max ${dq(1)}`,
   )
   if (!crossBuild) continue
   for (const variant of ['haswell', 'x64']) {

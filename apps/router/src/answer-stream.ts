@@ -1,5 +1,6 @@
 import type { AnswerText, EngineModel } from '@infraxa/engine'
 import {
+  confirmTokens,
   judgeTokens,
   scoreToken,
   TOKEN_CHECK_EXTRA,
@@ -8,7 +9,7 @@ import {
   type TokenVerdict,
 } from '@infraxa/proofs/audit'
 import { LOCAL_FAULTS } from '@infraxa/proofs/modes'
-import type { SamplingParams } from '@infraxa/proofs/sampling'
+import { type SamplingParams, truncates } from '@infraxa/proofs/sampling'
 import { InfraxaError } from '@infraxa/protocol'
 
 /**
@@ -59,6 +60,7 @@ export class AnswerStream {
   #failure: string | undefined
   #delivered = false
   #checkMs = 0
+  #stepwiseSteps = 0
 
   constructor(options: AnswerStreamOptions) {
     this.#options = options
@@ -74,6 +76,11 @@ export class AnswerStream {
   /** Time spent re-executing streamed chunks (verified streaming), in ms. */
   get checkMs(): number {
     return this.#checkMs
+  }
+
+  /** Steps re-executed stepwise to confirm mismatches (0 for most honest answers). */
+  get stepwiseSteps(): number {
+    return this.#stepwiseSteps
   }
 
   /** Whether any text reached the client. */
@@ -154,7 +161,8 @@ export class AnswerStream {
           outputTokens: this.tokens.slice(0, end),
           positions,
           topK: k + TOKEN_CHECK_EXTRA,
-          relativePositions: positions,
+          // Log-prob differences suffice to score the sampler, unless it draws a nucleus (top-p).
+          ...(!truncates(sampling) && { relativePositions: positions }),
           reuseCache: true,
         })
       } catch (error) {
@@ -177,8 +185,33 @@ export class AnswerStream {
           }),
         )
       }
-      // The job's verdict so far, before any of this chunk is released.
-      const verdict = judgeTokens(this.scores, noise)
+      // The job's verdict so far, before any of this chunk is released; a mismatch in this chunk is
+      // re-checked stepwise first when the router can reproduce the provider's decoding exactly.
+      let verdict = judgeTokens(this.scores, noise)
+      const chunkMismatched = this.scores.slice(-positions.length).some((s) => s.margin > 0)
+      if (verdict.verdict !== 'fail' && chunkMismatched && noise.stepwise !== undefined) {
+        const followUp = performance.now()
+        try {
+          const confirmed = await confirmTokens({
+            executor: engine,
+            promptTokens,
+            outputTokens: this.tokens.slice(0, end),
+            scores: this.scores,
+            k,
+            sampling,
+            noise,
+          })
+          this.scores.splice(0, this.scores.length, ...confirmed.scores)
+          this.#stepwiseSteps += confirmed.stepwiseSteps
+          verdict = confirmed.verdict
+        } catch (error) {
+          if (!(error instanceof InfraxaError) || LOCAL_FAULTS.has(error.code)) this.#localFault = error
+          else this.#fail(`stepwise re-execution rejected the streamed tokens: ${error.shortMessage}`)
+          return
+        } finally {
+          this.#checkMs += performance.now() - followUp
+        }
+      }
       if (verdict.verdict === 'fail') {
         this.#fail(verdict.reason)
         return

@@ -20,9 +20,11 @@ Options:
   --mdns                     discover providers on the LAN
   --allow-other-builds       also use providers whose llama.cpp build differs (looser tolerance:
                              catches another model, not another quantisation)
+  --no-stepwise              do not re-check mismatching float-model jobs stepwise (bit-exact, about
+                             the cost of generating them): near-tie cheats then only go grey
   -h, --help                 this help
 
-HTTP: POST /v1/chat/completions (OpenAI-compatible, stream: true for SSE), GET /v1/models,
+HTTP: POST /v1/chat/completions and /v1/completions (OpenAI-compatible, stream: true for SSE), GET /v1/models,
 GET /v1/receipts/:id, GET /health, GET /metrics
 `
 
@@ -43,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
         'audit-rate': { type: 'string' },
         mdns: { type: 'boolean' },
         'allow-other-builds': { type: 'boolean' },
+        'no-stepwise': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -81,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
       auditRate,
       mdns: values.mdns === true,
       allowOtherBuilds: values['allow-other-builds'] === true,
+      stepwiseFollowUp: values['no-stepwise'] !== true,
     })
     process.stdout.write(`router ${router.peerId}\nHTTP API on ${router.url}\n`)
     for (const a of router.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)

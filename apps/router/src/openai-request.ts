@@ -21,6 +21,8 @@ export interface CompletionRequest {
    * streamed tokens; `live` sends it as it comes, unverified until the end (the receipt says so).
    */
   readonly streamMode: 'verified' | 'live'
+  /** Nucleus (top-p) truncation in (0, 1); unset = none. */
+  readonly topP?: number
   /** Choices to generate (`n`), each its own job with seed `seed + index`. @default 1 */
   readonly n?: number
   /** Return per-token log-probs (the router's own, from re-executing the answer), with this many alternatives. */
@@ -63,7 +65,10 @@ export const CHAT_PARAMETERS: Readonly<Record<string, { support: ParameterSuppor
     note: "per-token log-probs from the router's own re-execution of the answer",
   },
   top_logprobs: { support: 'supported', note: '0..20 alternatives per token (with logprobs)' },
-  top_p: { support: 'refused', note: 'only 1: nucleus truncation is not part of the verified sampler yet' },
+  top_p: {
+    support: 'supported',
+    note: '(0, 1], default 1; nucleus of the committed top-k, recomputed by the verifier',
+  },
   frequency_penalty: { support: 'refused', note: 'only 0: penalties are not part of the verified sampler' },
   presence_penalty: { support: 'refused', note: 'only 0: penalties are not part of the verified sampler' },
   logit_bias: { support: 'refused', note: 'only {}: biased logits are not part of the verified sampler' },
@@ -116,7 +121,6 @@ function checkUnsupported(
     if (v !== undefined && v !== null && !ok(v))
       refuse(key, `is not supported: ${why} (${known[key]?.note ?? ''})`)
   }
-  neutral('top_p', (v) => v === 1, 'answers are sampled from the full committed distribution')
   neutral('frequency_penalty', (v) => v === 0, 'the verifier recomputes unpenalised sampling')
   neutral('presence_penalty', (v) => v === 0, 'the verifier recomputes unpenalised sampling')
   neutral(
@@ -185,6 +189,9 @@ function parseShared(b: Record<string, unknown>, limits: RequestLimits, defaultM
   const stop = typeof stopRaw === 'string' ? [stopRaw] : stopRaw
   if (!Array.isArray(stop) || stop.length > 4 || stop.some((s) => typeof s !== 'string' || s.length === 0))
     refuse('stop', 'must be a string or up to 4 non-empty strings')
+  const topP = b.top_p ?? 1
+  if (typeof topP !== 'number' || !Number.isFinite(topP) || topP <= 0 || topP > 1)
+    refuse('top_p', 'must be a number in (0, 1]')
   const n = b.n ?? 1
   if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > limits.maxChoices)
     refuse('n', `must be an integer in 1..${limits.maxChoices}`)
@@ -219,6 +226,7 @@ function parseShared(b: Record<string, unknown>, limits: RequestLimits, defaultM
     stream,
     streamMode: streamMode as 'verified' | 'live',
     n: n as number,
+    ...(topP < 1 && { topP }),
     includeUsage,
   }
 }

@@ -93,6 +93,7 @@ export class ReceiptStore {
         ...(request.prompt !== '' && { prompt: request.prompt }),
         max_tokens: request.sampling?.maxTokens,
         temperature: request.sampling?.temperature,
+        ...(request.sampling?.topP && { top_p: request.sampling.topP }),
         seed: String(request.sampling?.seed ?? 0n),
         commit_top_k: request.commitTopK,
         deadline_ms: Number(request.deadlineMs),

@@ -84,6 +84,13 @@ export interface RouterOptions {
    */
   allowOtherBuilds?: boolean
   /**
+   * Re-check a float-weight job whose per-token check shows a mismatch by replaying it stepwise (as the
+   * provider decoded: bit-exact on the same build), at about the cost of generating it; a token still
+   * not the sampler's pick then fails the job. Off: such jobs are judged on the prefill's noise only
+   * (near-tie cheats go grey, not caught). @default true
+   */
+  stepwiseFollowUp?: boolean
+  /**
    * Verified streaming: tokens re-executed per chunk before their text is released (smaller: text sooner,
    * more replay calls). @default 16
    */
@@ -155,6 +162,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     ...(options.onProgress && { onProgress: options.onProgress }),
     ...(options.tolerance && { tolerance: options.tolerance }),
     ...(options.allowOtherBuilds !== undefined && { allowOtherBuilds: options.allowOtherBuilds }),
+    ...(options.stepwiseFollowUp !== undefined && { stepwiseFollowUp: options.stepwiseFollowUp }),
   })
   const disposeModels = () => verifyModels.dispose()
 

@@ -41,6 +41,8 @@ export interface VerifyModelOptions {
   tolerance?: Tolerance
   /** Judge providers on another engine build (with the cross-build tolerance and noise). */
   allowOtherBuilds?: boolean
+  /** Re-check mismatching float-weight jobs stepwise (see RouterOptions.stepwiseFollowUp). @default true */
+  stepwiseFollowUp?: boolean
 }
 
 /**
@@ -136,14 +138,20 @@ export class VerifyModels {
   /**
    * Honest noise of the per-token check for this provider's hardware class: `exact` for quantised weights
    * on the router's own build decoding one job at a time (bit-exact replay), `same-build` for float
-   * weights, `other-build` otherwise (another build, or batched decoding).
+   * weights (with a bit-exact stepwise follow-up of mismatching jobs), `other-build` otherwise (another
+   * build, or batched decoding).
    */
   noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): TokenNoise {
     const tolerance = this.toleranceFor(modelHash, providerEngine)
     const same = this.sameEngine(modelHash, providerEngine)
     const quantised = !isFloatWeights(this.engineFor(modelHash)?.summary.quantization ?? 'F32')
     const exact = same && quantised && this.#options.tolerance === undefined
-    return tokenNoiseFor(tolerance, exact ? 'exact' : same ? 'same-build' : 'other-build')
+    if (exact) return tokenNoiseFor(tolerance, 'exact')
+    if (!same) return tokenNoiseFor(tolerance, 'other-build')
+    if (this.#options.stepwiseFollowUp === false) return tokenNoiseFor(tolerance, 'same-build')
+    // Float weights on the router's own build: a prefill replay drifts, a stepwise one does not — a
+    // job with mismatches is re-checked stepwise and judged as bit-exact.
+    return { ...tokenNoiseFor(tolerance, 'same-build'), stepwise: tokenNoiseFor(tolerance, 'exact') }
   }
 
   /**

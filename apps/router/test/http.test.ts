@@ -38,7 +38,7 @@ const ROWS: Record<string, { works: unknown[]; refused: unknown[] }> = {
   stream_options: { works: [], refused: [{ include_obfuscation: true }, 'x'] },
   logprobs: { works: [true, false], refused: ['yes'] },
   top_logprobs: { works: [], refused: [3] },
-  top_p: { works: [1], refused: [0.9] },
+  top_p: { works: [1, 0.9, 0.01], refused: [0, 7, -0.5, 'x'] },
   frequency_penalty: { works: [0], refused: [0.5] },
   presence_penalty: { works: [0], refused: [-1] },
   logit_bias: { works: [{}], refused: [{ 5: 10 }] },
@@ -125,7 +125,9 @@ describe('parseCompletionRequest: every OpenAI chat parameter works or is refuse
     expect(refusal({ ...ok, messages: [{ role: 'tool', content: 'x' }] }).param).toBe('messages[0].role')
     expect(refusal({ ...ok, messages: [{ role: 'user', content: 5 }] }).param).toBe('messages[0].content')
     expect(refusal({ ...ok, messages: Array(9).fill(ok.messages[0]) }).param).toBe('messages')
-    expect(refusal({ ...ok, top_p: 0.5 }).message).toMatch(/top_p.*not supported/)
+    expect(refusal({ ...ok, top_p: 7 }).message).toMatch(/top_p.*\(0, 1\]/)
+    expect(parseCompletionRequest({ ...ok, top_p: 0.9 }, limits).topP).toBe(0.9)
+    expect(parseCompletionRequest({ ...ok, top_p: 1 }, limits).topP).toBeUndefined()
     for (const body of [null, [], 'x', { messages: ok.messages }]) refusal(body)
   })
 })
@@ -157,7 +159,7 @@ const TEXT_ROWS: Record<string, { works: unknown[]; refused: unknown[] }> = {
   echo: { works: [true, false], refused: ['yes'] },
   best_of: { works: [1], refused: [3] },
   suffix: { works: ['', null], refused: [' the end.'] },
-  top_p: { works: [1], refused: [0.5] },
+  top_p: { works: [1, 0.5], refused: [0, 1.5] },
   frequency_penalty: { works: [0], refused: [1] },
   presence_penalty: { works: [0], refused: [1] },
   logit_bias: { works: [{}], refused: [{ 3: -100 }] },

@@ -123,6 +123,25 @@ describe('the official openai client', () => {
     expect(text[1]).toBe(plain.choices[0]!.message.content)
   })
 
+  it('top_p: nucleus sampling, verified, signed in the receipt', async () => {
+    const r = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 16,
+      temperature: 1,
+      top_p: 0.8,
+      seed: 21,
+    })
+    const receipt = (r as unknown as { infraxa: { verdict: string; receipt_id: string } }).infraxa
+    expect(receipt.verdict).toBe('verified')
+    const stored = await (await fetch(`${router.url}/v1/receipts/${receipt.receipt_id}`)).json()
+    expect(stored.request.top_p).toBeCloseTo(0.8, 6)
+    const bad = await client.chat.completions
+      .create({ model: 'stories260K', messages, top_p: 7 })
+      .catch((e: unknown) => e as InstanceType<typeof OpenAI.BadRequestError>)
+    expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('top_p')
+  })
+
   it('a refused parameter surfaces as a 400 naming it, with the reason', async () => {
     const error = await client.chat.completions
       .create({ model: 'stories260K', messages, max_tokens: 8, frequency_penalty: 0.5 })

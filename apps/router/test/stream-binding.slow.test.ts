@@ -12,6 +12,19 @@ import { storiesPath, tempDir } from './support/index.js'
  * a provider's text), requires the signed commitment to hold exactly the streamed tokens, and by default
  * releases streamed text only a chunk behind its own re-execution of those tokens.
  */
+/** TEST DOUBLE forgery: near-tie swaps (logits nudged to fit) at the first two steps that allow one. */
+function twoFlips(): DishonestBehaviour['forgeStep'] {
+  let flips = 0
+  const inner = nearTieForgery({ gap: 0.2 })
+  return (t, topK, token) => {
+    if (t === 0) flips = 0
+    if (flips >= 2) return undefined
+    const forged = inner(t, topK, token)
+    if (forged) flips++
+    return forged
+  }
+}
+
 describe('streamed text is bound to verified tokens', () => {
   const dir = tempDir('stream-binding')
   const stopped: Array<{ stop(): Promise<void> }> = []
@@ -32,6 +45,7 @@ describe('streamed text is bound to verified tokens', () => {
   async function pair(
     name: string,
     dishonest?: DishonestBehaviour,
+    routerOptions: { stepwiseFollowUp?: boolean } = {},
   ): Promise<{ provider: Provider; router: Router }> {
     const provider = await createProvider({
       models: [{ path: storiesPath(), name: 'stories260K' }],
@@ -48,6 +62,7 @@ describe('streamed text is bound to verified tokens', () => {
       threads: 1,
       probationJobs: 0,
       maxAttempts: 1,
+      ...routerOptions,
     })
     stopped.push(router)
     return { provider, router }
@@ -136,18 +151,10 @@ describe('streamed text is bound to verified tokens', () => {
   })
 
   it('a grey per-token result (unusual, not damning) costs nothing but puts the provider back on probation', async () => {
-    // Two near-tie flips (logits nudged to fit) in 32 tokens: more than honest noise makes likely (p ≈
-    // 5e-4), fewer than proof.
-    let flips = 0
-    const inner = nearTieForgery({ gap: 0.2 })
-    const forgeStep: DishonestBehaviour['forgeStep'] = (t, topK, token) => {
-      if (t === 0) flips = 0
-      if (flips >= 2) return undefined
-      const forged = inner(t, topK, token)
-      if (forged) flips++
-      return forged
-    }
-    const { router, provider } = await pair('grey', { forgeStep })
+    // Two near-tie flips (logits nudged to fit) in 32 tokens: on the prefill's noise alone more than
+    // honest noise makes likely (p ≈ 5e-4), fewer than proof — as a router without the stepwise
+    // follow-up judges them (with it they are proven: next test).
+    const { router, provider } = await pair('grey', { forgeStep: twoFlips() }, { stepwiseFollowUp: false })
     let grey = 0
     for (let i = 0; i < 5; i++) {
       const { result, error } = await ask(
@@ -170,6 +177,32 @@ describe('streamed text is bound to verified tokens', () => {
     }
     expect(grey).toBeGreaterThan(0)
     expect(router.reputation.get(provider.peerId).banned).toBe(false)
+  })
+
+  it('the same two flips are proven by the stepwise follow-up (bit-exact replay of the mismatching job)', async () => {
+    const { router, provider } = await pair('stepwise', { forgeStep: twoFlips() })
+    let failed = 0
+    for (let i = 0; i < 5; i++) {
+      const { result, error } = await ask(
+        router,
+        request({
+          stream: i % 2 === 1,
+          maxTokens: 32,
+          messages: [{ role: 'user', content: `Once upon a time ${i}` }],
+        }),
+      )
+      if (error !== undefined) {
+        failed++
+        expect(String(error.message) + String((error as { details?: string }).details)).toMatch(
+          /stepwise re-execution/,
+        )
+        router.reputation.pardon(provider.peerId, 'attack drill')
+      } else {
+        // A job whose flips the forgery could not place (no near-tie in its answer) is honest.
+        expect(result!.receipt.token_check?.mismatches).toBe(0)
+      }
+    }
+    expect(failed).toBeGreaterThan(0)
   })
 
   it('the receipt’s text is derived from the signed tokens', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CompletionRequest } from '../src/http.js'
 import { createRouter, type Router } from '../src/index.js'
 import { nearTieForgery, randomTokenForgery } from './support/forgeries.js'
-import { noisyStories, storiesPath, tempDir } from './support/index.js'
+import { noisyStories, storiesPath, tempDir, wilson } from './support/index.js'
 
 /**
  * Cheating providers built from the real provider app (test doubles, one behaviour each) against the
@@ -27,16 +27,6 @@ interface Row {
   differed: number
   caught: number
   falseAccusations: number
-}
-
-/** Wilson score interval (95%) of k successes in n trials, in percent. */
-function wilson(k: number, n: number): string {
-  if (n === 0) return '—'
-  const z = 1.96
-  const p = k / n
-  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n)
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n)
-  return `${(100 * Math.max(0, centre - half)).toFixed(1)}–${(100 * Math.min(1, centre + half)).toFixed(1)}`
 }
 
 describe('attack suite: token and weight cheats, measured', () => {
@@ -203,12 +193,17 @@ describe('attack suite: token and weight cheats, measured', () => {
   )
 
   it(
-    'near-tie ("stealth") forgery at f = 1, logits nudged to fit: measured',
+    'near-tie ("stealth") forgery at f = 1, logits nudged to fit: caught by the stepwise follow-up',
     async () => {
       const rowsOut = await measure('near-tie forgery f=1 (gap 0.2)', storiesPath(), {
         forgeStep: nearTieForgery({ gap: 0.2 }),
       })
-      for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+      // Its margins are within the prefill's honest bound; the stepwise replay of a mismatching job is
+      // bit-exact, so a swapped token is a deviation there.
+      for (const row of rowsOut) {
+        expect(row.differed).toBeGreaterThan(JOBS / 2)
+        expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.95)
+      }
     },
     TIMEOUT,
   )
@@ -236,7 +231,9 @@ describe('attack suite: token and weight cheats, measured', () => {
     async () => {
       for (const noise of [0.01, 0.003, 0.001]) {
         const rowsOut = await measure(`weights + noise ${noise}`, await noisyStories(dir, noise))
-        for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+        // An answer that differs from the claimed model's has a token the exact replay does not pick.
+        for (const row of rowsOut)
+          if (row.differed > 0) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.9)
       }
       const [held] = rows.filter((r) => r.attack === 'weights + noise 0.01')
       expect(held!.caught).toBe(held!.differed)
@@ -251,7 +248,8 @@ describe('attack suite: token and weight cheats, measured', () => {
         const path = join(dir, `stories-as-${roundTo}.gguf`)
         await perturbModelWeights({ from: storiesPath(), to: path, roundTo })
         const rowsOut = await measure(`F32 → ${roundTo.toUpperCase()} weights`, path)
-        for (const row of rowsOut) expect(row.caught).toBeLessThanOrEqual(row.differed)
+        for (const row of rowsOut)
+          if (row.differed > 0) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.9)
       }
       const q4 = rows.filter((r) => r.attack === 'F32 → Q4_0 weights')
       for (const row of q4) expect(row.caught).toBe(row.differed)

@@ -17,7 +17,13 @@ import { type GpuBackend, releaseLlama } from './llama-runtime.js'
 import { asLlamaToken, asLlamaTokens } from './llama-token.js'
 import { type ModelIdentity, modelIdentity } from './model-identity.js'
 import { type ChatMessage, promptTokensForMessages, promptTokensForText } from './prompt-template.js'
-import { type ReplayRequest, replayPositions, replayTokens, reusableTokens } from './replay-positions.js'
+import {
+  type ReplayRequest,
+  replayPositions,
+  replayStepwise,
+  replayTokens,
+  reusableTokens,
+} from './replay-positions.js'
 import { SequencePool, type SequenceSlot } from './sequence-pool.js'
 import type { TokenLogprob } from './top-k.js'
 
@@ -263,11 +269,16 @@ export class EngineModel implements AsyncDisposable {
     if (positions.length === 0) return []
     return this.#exclusive(
       async (sequence, kept, slot) => {
+        if (request.stepwise === true) {
+          // Decoding's own evaluation order; the cache it leaves is not a replay prefix to reuse.
+          slot.replayed = []
+          return await replayStepwise(sequence, request)
+        }
         const result = await replayPositions(sequence, request, kept)
         slot.replayed = replayTokens(request)
         return result
       },
-      request.reuseCache === true ? request : undefined,
+      request.reuseCache === true && request.stepwise !== true ? request : undefined,
     )
   }
 

@@ -27,6 +27,14 @@ export interface ReplayRequest {
    * @default false
    */
   reuseCache?: boolean
+  /**
+   * Evaluate as decoding does instead of in one prefill: the prompt in one evaluation, then each output
+   * token alone. On the provider's build and settings, with float weights too, this reproduces its
+   * decoding bit for bit (a batched prefill sums in another order: float log-probs move by ~1e-3), at
+   * about the cost of generating the answer. Ignores `relativePositions` and `reuseCache`.
+   * @default false
+   */
+  stepwise?: boolean
 }
 
 /** The tokens a replay evaluates: `prompt ‖ output[0..max(positions)-1]`. */
@@ -95,4 +103,31 @@ function readRelativeTopK(output: Parameters<typeof readTopK>[0], k: number): To
   }))
   out.sort(compareTokenLogprobs)
   return out.slice(0, k)
+}
+
+/**
+ * Evaluates `prompt ‖ output[0..max(positions)-1]` as {@link decodeSteps} does: the prompt in one
+ * controlled evaluation with the distribution at its last token, then each output token alone with its
+ * distribution. Returns the top-k at each requested position, aligned with `positions`.
+ */
+export async function replayStepwise(
+  sequence: LlamaContextSequence,
+  request: ReplayRequest,
+): Promise<TokenLogprob[][]> {
+  const { promptTokens, outputTokens, positions } = request
+  if (positions.length === 0) return []
+  const lastStep = Math.max(...positions)
+  const wanted = new Set(positions)
+  const last = promptTokens.length - 1
+  const prefill = await sequence.controlledEvaluate(
+    promptTokens.map((token, i) => (i === last ? withDistribution(token) : plainItem(token))),
+  )
+  let output = prefill[last]
+  const byStep = new Map<number, TokenLogprob[]>()
+  for (let t = 0; ; t++) {
+    if (wanted.has(t)) byStep.set(t, readTopK(output, request.topK))
+    if (t === lastStep) break
+    output = (await sequence.controlledEvaluate([withDistribution(outputTokens[t]!)]))[0]
+  }
+  return positions.map((t) => byStep.get(t)!.map((entry) => ({ ...entry })))
 }

@@ -32,6 +32,12 @@ const honestCases: ComplianceCase[] = [
   honest('k = 4, 5 steps, all audited', { k: 4, maxTokens: 5, jobByte: 3, ...all }),
   honest('one step', { maxTokens: 1, jobByte: 4 }),
   honest('text completion (raw prompt, no template)', { textPrompt: 'Once upon a time', jobByte: 6 }),
+  honest('top_p 0.6 at temperature 1.2, 16 steps', {
+    temperature: 1.2,
+    topP: 0.6,
+    maxTokens: 16,
+    jobByte: 7,
+  }),
   {
     name: 'other hardware (noise 0.02 within tolerance)',
     input: makeExchange({ model, jobByte: 5 }).input,
@@ -106,6 +112,13 @@ const attackCases: ComplianceCase[] = [
     textPrompt: 'Once upon a time',
     evaluateAsChat: true,
   }),
+  attack('top_p asked, provider samples the whole top-k (ignores the nucleus)', {
+    temperature: 1.5,
+    seed: 3n,
+    topP: 0.3,
+    providerTopP: undefined,
+    maxTokens: 24,
+  }),
   attack('router cherry-picked the audited steps', { auditSteps: 4, overrideChallenge: [0, 1, 2, 3] }),
   attack('openings of other steps than challenged', { auditSteps: 4, tamperOpenings: (o) => o.slice(1) }),
   attack('audit proof signed by another key', { provider: otherSigner }),
@@ -135,7 +148,8 @@ describe('merkle mode', () => {
     expect(await reason(attackCases[7]!)).toMatch(/overlap|Δ log-prob/)
     expect(await reason(attackCases[8]!)).toMatch(/prompt|overlap|Δ log-prob/)
     expect(await reason(attackCases[9]!)).toMatch(/requested prompt/)
-    expect(await reason(attackCases[10]!)).toMatch(/VRF/)
+    expect(await reason(attackCases[10]!)).toMatch(/sampling rule/)
+    expect(await reason(attackCases[11]!)).toMatch(/VRF/)
   })
 
   it('throws a typed error when the caller omits what the mode needs', async () => {

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest'
 import { InvalidStepError } from '../src/errors.js'
 import {
   createSampler,
+  nucleus,
   sampleToken,
   samplingKey,
+  samplingParamsOf,
   samplingRuleHolds,
   uniformNoise,
 } from '../src/sampling/index.js'
@@ -81,5 +83,67 @@ describe('sampling', () => {
     expect(() => sampleToken([1], [0], { temperature: -1, seed: 0n }, 0)).toThrow(InvalidStepError)
     expect(() => sampleToken([1], [0], { temperature: Number.NaN, seed: 0n }, 0)).toThrow(InvalidStepError)
     expect(() => sampleToken([], [], { temperature: 1, seed: 0n }, 0)).toThrow(InvalidStepError)
+  })
+
+  describe('top_p (nucleus)', () => {
+    const ids = [5, 3, 9, 7]
+    const q = [0.5, 0.3, 0.15, 0.05].map((p) => quantiseLogprob(Math.log(p)))
+    const idsOf = (kept: number[]) => kept.map((i) => ids[i])
+
+    it('keeps the smallest most-likely prefix whose probability reaches top_p', () => {
+      expect(idsOf(nucleus(ids, q, 0.4))).toEqual([5])
+      expect(nucleus([1, 2], [q[3]!, q[3]!], 0.9)).toHaveLength(2) // mass below top_p: everything
+      expect(idsOf(nucleus(ids, q, 0.75))).toEqual([5, 3])
+      expect(idsOf(nucleus(ids, q, 0.85))).toEqual([5, 3, 9])
+      expect(idsOf(nucleus(ids, q, 1))).toEqual([5, 3, 9, 7])
+      // Order does not matter, ties go to the lower id.
+      const shuffled = [9, 5, 7, 3]
+      expect(nucleus(shuffled, [q[2]!, q[0]!, q[3]!, q[1]!], 0.75).map((i) => shuffled[i])).toEqual([5, 3])
+      expect(nucleus([8, 2], [q[1]!, q[1]!], 0.2).map((i) => [8, 2][i])).toEqual([2])
+    })
+
+    it('samples only inside the nucleus, with frequencies renormalised over it (chi-square)', () => {
+      const params = { temperature: 1, seed: 77n, topP: 0.85 }
+      const counts = new Map(ids.map((id) => [id, 0]))
+      const n = 20_000
+      for (let t = 0; t < n; t++) {
+        const id = sampleToken(ids, q, params, t)
+        counts.set(id, counts.get(id)! + 1)
+      }
+      expect(counts.get(7)).toBe(0)
+      const kept = [0.5, 0.3, 0.15]
+      const total = kept.reduce((a, b) => a + b)
+      let chi2 = 0
+      kept.forEach((p, i) => {
+        const expected = (n * p) / total
+        chi2 += (counts.get(ids[i]!)! - expected) ** 2 / expected
+      })
+      // 2 degrees of freedom: P(chi2 > 13.82) = 0.001
+      expect(chi2).toBeLessThan(13.82)
+    })
+
+    it('a committed step passes only with the nucleus pick; the untruncated pick outside it fails', () => {
+      const params = { temperature: 1.5, seed: 9n, topP: 0.6 }
+      let outside = 0
+      for (let t = 0; t < 400; t++) {
+        const step = { step: t, token: sampleToken(ids, q, params, t), topIds: ids, topLogprobs: q }
+        expect(samplingRuleHolds(step, params)).toBe(true)
+        const untruncated = sampleToken(ids, q, { temperature: 1.5, seed: 9n }, t)
+        if (untruncated !== step.token) {
+          outside++
+          expect(samplingRuleHolds({ ...step, token: untruncated }, params)).toBe(false)
+        }
+      }
+      expect(outside).toBeGreaterThan(50)
+    })
+
+    it('reads top_p from a signed request (0 and 1 mean none) and rejects values outside 0..1', () => {
+      expect(samplingParamsOf({ temperature: 1, seed: 2n, topP: 0 })).toEqual({ temperature: 1, seed: 2n })
+      expect(samplingParamsOf({ temperature: 1, seed: 2n, topP: 1 })).toEqual({ temperature: 1, seed: 2n })
+      expect(samplingParamsOf({ temperature: 1, seed: 2n, topP: 0.9 }).topP).toBe(0.9)
+      expect(samplingParamsOf(undefined)).toEqual({ temperature: 0, seed: 0n })
+      expect(() => sampleToken(ids, q, { temperature: 1, seed: 0n, topP: 1.5 }, 0)).toThrow(InvalidStepError)
+      expect(() => createSampler({ temperature: 1, seed: 0n, topP: Number.NaN })).toThrow(InvalidStepError)
+    })
   })
 })

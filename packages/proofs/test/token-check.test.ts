@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { compareStep } from '../src/audit/compare.js'
 import { binomialTail, judgeTokens, scoreToken, type TokenScore } from '../src/audit/token-check.js'
-import { createSampler } from '../src/sampling/sample.js'
+import { createSampler, type SamplingParams } from '../src/sampling/sample.js'
 
 const greedy = { temperature: 0, seed: 0n }
 /** A verifier distribution: ids 10, 11, … with the given log-probs (most likely first). */
@@ -109,5 +109,98 @@ describe('compareStep at the top-k boundary', () => {
     const low = { ...committed, topLogprobs: [-1, -1.5, -2.5, -2.9].map(q) }
     const verdict = compareStep(low, recomputed, tolerance)
     expect(verdict.ok).toBe(false)
+  })
+})
+
+/** A deterministic PRNG (mulberry32), so the simulations below are reproducible. */
+function rng(seed: number) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * TEST DOUBLE numerics: a vocabulary-64 distribution (log-softmax of spread logits) as the verifier
+ * sees it, and the provider's copy with every log-prob moved by up to `drift` (other hardware).
+ */
+function pairOfViews(random: () => number, drift: number) {
+  const logits = Array.from(
+    { length: 64 },
+    () => 3 * random() ** 2 * (random() < 0.5 ? -1 : 1) + 2 * random(),
+  )
+  const max = Math.max(...logits)
+  const z = Math.log(logits.reduce((s, l) => s + Math.exp(l - max), 0)) + max
+  const verifier = logits.map((l, id) => ({ id, logprob: l - z }))
+  const provider = verifier.map((e) => ({ id: e.id, logprob: e.logprob + (2 * random() - 1) * drift }))
+  const byLogprob = (a: { id: number; logprob: number }, b: { id: number; logprob: number }) =>
+    b.logprob - a.logprob || a.id - b.id
+  return { verifier: verifier.sort(byLogprob), provider: provider.sort(byLogprob) }
+}
+
+describe('scoreToken with top_p (nucleus), simulated drift', () => {
+  const drift = 0.03
+  const k = 8
+  const steps = 10_000
+
+  /** Simulated jobs of 32 steps: how many the token check fails, and the per-step counts. */
+  function run(sampling: SamplingParams, providerSampling: SamplingParams) {
+    const random = rng(20261203)
+    const choose = createSampler(providerSampling)
+    const noise = { mismatchRate: 0.02, maxMargin: 2 * drift }
+    let mismatches = 0
+    let outside = 0
+    let failedJobs = 0
+    let job: TokenScore[] = []
+    for (let t = 0; t < steps; t++) {
+      const { verifier, provider } = pairOfViews(random, drift)
+      const token = choose(provider.slice(0, k), t)
+      const s = scoreToken({ step: t, token, distribution: verifier.slice(0, k + 8), k, sampling, drift })
+      if (s.margin > 0) mismatches++
+      if (s.margin === Number.POSITIVE_INFINITY) outside++
+      job.push(s)
+      if (job.length === 32) {
+        if (judgeTokens(job, noise).verdict === 'fail') failedJobs++
+        job = []
+      }
+    }
+    return { mismatches, outside, failedJobs, jobs: steps / 32 }
+  }
+
+  it('never fails an honest job (2 × 10,000 steps in 32-step jobs, drift 0.03)', () => {
+    for (const topP of [0.5, 0.9]) {
+      const sampling = { temperature: 1, seed: 5n, topP }
+      const honest = run(sampling, sampling)
+      expect(honest.failedJobs, `top_p ${topP}`).toBe(0)
+      expect(honest.outside).toBe(0)
+      // Drift flips near-ties as without top_p: a small share of mismatches, within the margin.
+      expect(honest.mismatches / steps).toBeLessThan(0.02)
+    }
+  })
+
+  it('fails most jobs of a provider that ignores top_p (its pick surely outside the nucleus)', () => {
+    const sampling = { temperature: 1, seed: 5n, topP: 0.5 }
+    const cheat = run(sampling, { temperature: 1, seed: 5n })
+    // Measured here: ~7.7% of steps surely outside; a 32-step job is caught when any one is.
+    expect(cheat.outside / steps).toBeGreaterThan(0.05)
+    expect(cheat.failedJobs / cheat.jobs).toBeGreaterThan(0.85)
+  })
+
+  it('scores a token surely outside the nucleus as +∞ and keeps a boundary token comparable', () => {
+    const sampling = { temperature: 1, seed: 1n, topP: 0.5 }
+    // P(10) ≈ 0.905: the nucleus is {10} for any honest drift; 11 is surely outside.
+    const d = dist(-0.1, -3, -3.2, -3.4, -3.6, -3.8)
+    expect(score(11, d, 4, sampling).margin).toBe(Number.POSITIVE_INFINITY)
+    expect(score(10, d, 4, sampling).margin).toBe(0)
+    expect(judgeTokens([score(11, d, 4, sampling)], { mismatchRate: 0.002, maxMargin: 0.06 }).reason).toMatch(
+      /outside the top_p nucleus/,
+    )
+    // P(10) = 0.5 exactly at top_p 0.5: 11 may be inside an honest nucleus (drift), so not +∞.
+    const edge = dist(Math.log(0.5), Math.log(0.3), Math.log(0.1), Math.log(0.05), -4, -5)
+    expect(score(11, edge, 4, sampling).margin).toBeLessThan(Number.POSITIVE_INFINITY)
   })
 })

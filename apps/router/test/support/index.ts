@@ -63,3 +63,13 @@ export async function chat(
   })
   return { status: res.status, json: await res.json() }
 }
+
+/** Wilson score interval (95%) of k successes in n trials, in percent. */
+export function wilson(k: number, n: number): string {
+  if (n === 0) return '—'
+  const z = 1.96
+  const p = k / n
+  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n)
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n)
+  return `${(100 * Math.max(0, centre - half)).toFixed(1)}–${(100 * Math.min(1, centre + half)).toFixed(1)}`
+}

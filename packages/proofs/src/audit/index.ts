@@ -34,3 +34,4 @@ export {
   type TokenScore,
   type TokenVerdict,
 } from './token-check.js'
+export { confirmTokens } from './token-confirm.js'

@@ -1,5 +1,5 @@
 import type { TokenLogprob } from '../modes/executor.js'
-import { gumbelScores, type SamplingParams } from '../sampling/sample.js'
+import { gumbelScores, NUCLEUS_EPSILON, type SamplingParams, truncates } from '../sampling/sample.js'
 import { LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
 
 /**
@@ -33,6 +33,12 @@ export interface TokenScore {
  * any honest top-k (more than 2 × `drift` above the verifier's (k+1)-th log-prob); `distribution` should
  * hold more than k entries (k + 8 is plenty) so that an honest pick near the boundary is still found.
  *
+ * With nucleus truncation (`sampling.topP` < 1) the distribution must hold absolute log-probs (not
+ * renormalised over its entries). The provider's probabilities are the verifier's within a factor
+ * e^±drift, so the candidates compared are further restricted to those surely inside any honest nucleus
+ * (the most the provider can see ranked before them stays below top-p), and a returned token surely
+ * outside it (the least the provider can see ranked before it already reaches top-p) scores +∞.
+ *
  * @example
  * const score = scoreToken({ step: 0, token: 5, distribution, k: 8, sampling: { temperature: 0, seed: 0n }, drift: 0.03 })
  * score.margin // 0 when 5 is the verifier's argmax
@@ -59,8 +65,12 @@ export function scoreToken(args: {
       ? quantised.map((q) => q / LOGPROB_SCALE)
       : gumbelScores(ids, quantised, sampling, step)
   const outside = distribution[k]?.logprob ?? Number.NEGATIVE_INFINITY
+  const nucleus = truncates(sampling) ? nucleusBounds(distribution, sampling.topP!, drift) : undefined
+  if (nucleus?.surelyOut(rank))
+    return { step, token, margin: Number.POSITIVE_INFINITY, rank, logprob: distribution[rank]!.logprob }
   let best = Number.NEGATIVE_INFINITY
   for (let i = 0; i < Math.min(k, distribution.length); i++) {
+    if (nucleus !== undefined && !nucleus.surelyIn(i)) continue
     if (distribution[i]!.logprob > outside + 2 * drift && scores[i]! > best) best = scores[i]!
   }
   // Below two quanta the two scores are the same up to fixed-point rounding (relative distributions are
@@ -72,12 +82,38 @@ export function scoreToken(args: {
   return { step, token, margin, rank, logprob: distribution[rank]!.logprob }
 }
 
+/**
+ * Where the nucleus boundary can lie for an honest provider whose log-probs are within `drift` of the
+ * verifier's: who may rank before a candidate is anyone within 2 × drift above it (or higher), who surely
+ * ranks before it is anyone more than 2 × drift above it; masses scale by at most e^±drift.
+ */
+function nucleusBounds(distribution: readonly TokenLogprob[], topP: number, drift: number) {
+  const p = distribution.map((e) => Math.exp(e.logprob))
+  const massAbove = (i: number, slack: number) => {
+    let mass = 0
+    for (let m = 0; m < distribution.length; m++) {
+      if (m !== i && distribution[m]!.logprob > distribution[i]!.logprob + slack) mass += p[m]!
+    }
+    return mass
+  }
+  return {
+    surelyIn: (i: number) => Math.exp(drift) * massAbove(i, -2 * drift) < topP - NUCLEUS_EPSILON,
+    surelyOut: (i: number) => Math.exp(-drift) * massAbove(i, 2 * drift) >= topP + NUCLEUS_EPSILON,
+  }
+}
+
 /** Honest noise of the token check for one model type × hardware class (measured, see @infraxa/engine). */
 export interface TokenNoise {
   /** Fraction of honest steps whose margin is above 0 (near-ties that drift flips), ≥ a small floor. */
   readonly mismatchRate: number
   /** Largest margin an honest provider can show (2 × the calibrated |Δ log-prob|). */
   readonly maxMargin: number
+  /**
+   * When the verifier can re-execute as the provider decoded (`Executor.replay` with `stepwise`: same
+   * build, one job at a time, float weights too): the noise of that replay (bit-exact: any mismatch is a
+   * deviation). A job whose cheap check shows mismatches is then re-checked that way ({@link confirmTokens}).
+   */
+  readonly stepwise?: TokenNoise
 }
 
 export type TokenVerdict = {
@@ -122,7 +158,9 @@ export function judgeTokens(
     const why =
       worst.rank < 0
         ? `token ${worst.token} is not among the model's most likely tokens`
-        : `token ${worst.token} loses to the sampler's pick by ${largest.toFixed(4)} nats > ${noise.maxMargin}`
+        : largest === Number.POSITIVE_INFINITY
+          ? `token ${worst.token} is outside the top_p nucleus`
+          : `token ${worst.token} loses to the sampler's pick by ${largest.toFixed(4)} nats > ${noise.maxMargin}`
     return { ...base, verdict: 'fail', reason: `step ${worst.step}: ${why}` }
   }
   const summary = `${mismatches} of ${scores.length} tokens are not the sampler's pick (p = ${pValue.toExponential(2)} if honest)`

@@ -21,6 +21,12 @@ export interface Executor {
      * an executor can compute far more cheaply. Executors that ignore it return full ones.
      */
     readonly relativePositions?: readonly number[]
+    /**
+     * Evaluate as decoding does (the prompt, then one output token at a time), which reproduces a
+     * provider on the same build exactly even with float weights, at about the cost of generating: the
+     * follow-up of a job whose cheap replay showed a mismatch. Executors that cannot, ignore it.
+     */
+    readonly stepwise?: boolean
   }): Promise<TokenLogprob[][]>
   /**
    * The prompt token ids the model's chat template gives for these messages. When present, verifiers

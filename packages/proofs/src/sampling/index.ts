@@ -1,5 +1,6 @@
 /**
- * Verifiable sampling: greedy argmax or seeded Gumbel-max over the committed top-k.
+ * Verifiable sampling: greedy argmax or seeded Gumbel-max over the committed top-k, optionally truncated
+ * to its nucleus (top-p).
  *
  * @example
  * import { createSampler, samplingRuleHolds } from '@infraxa/proofs/sampling'
@@ -11,8 +12,12 @@ export {
   gumbelScores,
   MAX_TEMPERATURE,
   MIN_TEMPERATURE,
+  NUCLEUS_EPSILON,
+  nucleus,
   type SamplingParams,
   SCORE_EPSILON,
   sampleToken,
+  samplingParamsOf,
   samplingRuleHolds,
+  truncates,
 } from './sample.js'

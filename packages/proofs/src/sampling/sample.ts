@@ -7,7 +7,38 @@ export interface SamplingParams {
   /** 0 = greedy. */
   readonly temperature: number
   readonly seed: bigint
+  /**
+   * Nucleus truncation in (0, 1]: draw only among the smallest most-likely prefix of the committed top-k
+   * whose probability (at temperature 1, from the committed log-probs) reaches it. Unset, 0 or 1: none.
+   */
+  readonly topP?: number
 }
+
+/**
+ * The sampling parameters of a signed request's `sampling` field (proto3 defaults: greedy, seed 0, no
+ * nucleus truncation).
+ */
+export function samplingParamsOf(
+  sampling: { readonly temperature: number; readonly seed: bigint; readonly topP: number } | undefined,
+): SamplingParams {
+  const topP = sampling?.topP ?? 0
+  return {
+    temperature: sampling?.temperature ?? 0,
+    seed: sampling?.seed ?? 0n,
+    ...(topP !== 0 && topP !== 1 && { topP }),
+  }
+}
+
+/** Whether nucleus truncation applies: top-p set below 1 and a sampled (T > 0) answer. */
+export function truncates(params: SamplingParams): boolean {
+  return params.temperature > 0 && params.topP !== undefined && params.topP > 0 && params.topP < 1
+}
+
+/**
+ * Slack of the nucleus boundary when *verifying*: a candidate whose cumulative probability is this close
+ * to top-p counts as either side (`Math.exp` may differ in the last bit between runtimes).
+ */
+export const NUCLEUS_EPSILON = 1e-9
 
 /** Largest accepted temperature. */
 export const MAX_TEMPERATURE = 100
@@ -23,7 +54,10 @@ export const MIN_TEMPERATURE = 1e-3
  */
 export const SCORE_EPSILON = 1e-9
 
-function checkParams({ temperature }: SamplingParams): void {
+function checkParams({ temperature, topP }: SamplingParams): void {
+  if (topP !== undefined && !(Number.isFinite(topP) && topP >= 0 && topP <= 1)) {
+    throw new InvalidStepError(`top_p ${topP} (0..1)`)
+  }
   if (
     !Number.isFinite(temperature) ||
     temperature < 0 ||
@@ -49,6 +83,28 @@ export function gumbelScores(
     const u = uniformNoise(key, step, id)
     return quantisedLogprobs[i]! / LOGPROB_SCALE / temperature - Math.log(-Math.log(u))
   })
+}
+
+/**
+ * Indices of the nucleus among committed candidates: sorted by quantised log-prob (highest first, lower
+ * id on ties), the smallest prefix whose probability `Σ exp(q / 65536)` reaches `topP` (the whole list
+ * when its mass stays below). Deterministic from the committed values, so anyone can recompute it.
+ */
+export function nucleus(
+  ids: readonly number[],
+  quantisedLogprobs: readonly number[],
+  topP: number,
+): number[] {
+  const order = ids.map((_, i) => i)
+  order.sort((a, b) => quantisedLogprobs[b]! - quantisedLogprobs[a]! || ids[a]! - ids[b]!)
+  const out: number[] = []
+  let mass = 0
+  for (const i of order) {
+    out.push(i)
+    mass += Math.exp(quantisedLogprobs[i]! / LOGPROB_SCALE)
+    if (mass >= topP) break
+  }
+  return out
 }
 
 function argmaxLowestId(ids: readonly number[], scores: readonly number[]): number {
@@ -77,7 +133,13 @@ export function sampleToken(
     throw new InvalidStepError('sampling needs a non-empty top-k with one log-prob per id')
   }
   if (params.temperature === 0) return argmaxLowestId(ids, quantisedLogprobs)
-  return argmaxLowestId(ids, gumbelScores(ids, quantisedLogprobs, params, step))
+  const scores = gumbelScores(ids, quantisedLogprobs, params, step)
+  if (!truncates(params)) return argmaxLowestId(ids, scores)
+  const kept = nucleus(ids, quantisedLogprobs, params.topP!)
+  return argmaxLowestId(
+    kept.map((i) => ids[i]!),
+    kept.map((i) => scores[i]!),
+  )
 }
 
 /**
@@ -112,6 +174,10 @@ export function samplingRuleHolds(
   if (index < 0) return false
   if (params.temperature === 0) return argmaxLowestId(step.topIds, step.topLogprobs) === step.token
   const scores = gumbelScores(step.topIds, step.topLogprobs, params, step.step)
-  const best = Math.max(...scores)
-  return scores[index]! >= best - SCORE_EPSILON
+  if (!truncates(params)) return scores[index]! >= Math.max(...scores) - SCORE_EPSILON
+  // The token must be inside the nucleus (taken at its widest), and win among its narrowest reading.
+  const widest = nucleus(step.topIds, step.topLogprobs, Math.min(1, params.topP! + NUCLEUS_EPSILON))
+  if (!widest.includes(index)) return false
+  const narrowest = nucleus(step.topIds, step.topLogprobs, params.topP! - NUCLEUS_EPSILON)
+  return scores[index]! >= Math.max(...narrowest.map((i) => scores[i]!)) - SCORE_EPSILON
 }

@@ -9,6 +9,7 @@ import {
   signEnvelope,
 } from '@infraxa/protocol'
 import { compareStep, type Tolerance } from '../../audit/compare.js'
+import { samplingParamsOf } from '../../sampling/sample.js'
 import type { CommittedStep } from '../../transcript/leaf.js'
 import { quantiseLogprob } from '../../transcript/leaf.js'
 import { verifyOpenings } from '../../transcript/transcript.js'
@@ -177,7 +178,7 @@ export async function adjudicateFraudProof(
       providerKey,
     )
   }
-  const sampling = { temperature: request.sampling?.temperature ?? 0, seed: request.sampling?.seed ?? 0n }
+  const sampling = samplingParamsOf(request.sampling)
   const verdict = compareStep(opening, recomputed[0] ?? [], context.tolerance, sampling)
   if (!verdict.ok) return ruling(true, verdict.reason, response.jobId, providerKey)
   return ruling(

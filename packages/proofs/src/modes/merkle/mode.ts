@@ -1,8 +1,10 @@
 import { bytesEqual, InfraxaError, openEnvelope } from '@infraxa/protocol'
 import { verifyAuditChallenge } from '../../audit/challenge.js'
 import { compareStep } from '../../audit/compare.js'
-import { judgeTokens, scoreToken, TOKEN_CHECK_EXTRA, type TokenVerdict } from '../../audit/token-check.js'
+import { scoreToken, TOKEN_CHECK_EXTRA, type TokenVerdict } from '../../audit/token-check.js'
+import { confirmTokens } from '../../audit/token-confirm.js'
 import { MalformedVerificationInputError } from '../../errors.js'
+import { samplingParamsOf, truncates } from '../../sampling/sample.js'
 import { verifyOpenings } from '../../transcript/transcript.js'
 import { checkBinding } from '../binding.js'
 import { requestedPromptTokens } from '../executor.js'
@@ -131,7 +133,7 @@ async function verifyMerkle(
     }
   }
 
-  const sampling = { temperature: request.sampling?.temperature ?? 0, seed: request.sampling?.seed ?? 0n }
+  const sampling = samplingParamsOf(request.sampling)
   const k = response.commitTopK
   // With a noise model every step is scored too (one prefill over the whole answer, relative
   // distributions at the steps that are not opened), so a cheat after the last opened step is seen.
@@ -143,8 +145,10 @@ async function verifyMerkle(
       outputTokens: response.outputTokens,
       positions: [...challenge.steps, ...scored],
       topK: scored.length > 0 ? k + TOKEN_CHECK_EXTRA : k,
-      // Opened steps are compared in full; the others are only scored (differences of log-probs).
-      ...(scored.length > 0 && { relativePositions: scored.filter((t) => !challenge.steps.includes(t)) }),
+      // Opened steps are compared in full; the others are only scored (differences of log-probs) —
+      // unless the nucleus (top-p) is drawn, which needs absolute probabilities.
+      ...(scored.length > 0 &&
+        !truncates(sampling) && { relativePositions: scored.filter((t) => !challenge.steps.includes(t)) }),
     })
   } catch (error) {
     // The verifier's own trouble (its model shut down, a run aborted) is no verdict on the provider.
@@ -185,7 +189,23 @@ async function verifyMerkle(
         drift: tolerance.maxLogprobDelta,
       }),
     )
-    tokenCheck = judgeTokens(scores, context.tokenNoise)
+    // Mismatches are re-checked stepwise when the verifier can reproduce the provider's decoding.
+    try {
+      tokenCheck = (
+        await confirmTokens({
+          executor,
+          promptTokens: response.promptTokens,
+          outputTokens: response.outputTokens,
+          scores,
+          k,
+          sampling,
+          noise: context.tokenNoise,
+        })
+      ).verdict
+    } catch (error) {
+      if (error instanceof InfraxaError && LOCAL_FAULTS.has(error.code)) throw error
+      return invalid(`stepwise re-execution rejected the transcript: ${peerFault(error)}`)
+    }
     if (tokenCheck.verdict === 'fail') {
       return invalid(tokenCheck.reason, { tokenCheck, maxDelta, minOverlap })
     }
