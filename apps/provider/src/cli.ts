@@ -15,7 +15,7 @@ Options:
   --data-dir <dir>        node key and transcript store (default ./infraxa-provider)
   --threads <n>           CPU threads per model (default: cores − 1, 1..8; here ${defaultThreads()})
   --parallel <n>          jobs decoded at once per model, batched in one context (default 1;
-                          see the engine's calibration notes before raising it)
+                          routers verify batched answers with looser noise than solo ones)
   --max-queue <n>         jobs that may wait per model before requests get ERR_BUSY (default 32)
   --gpu <auto|cpu|cuda|vulkan|metal|N>  backend, or GPU index N (CUDA/Vulkan, via *_VISIBLE_DEVICES; default cpu)
   --metrics <[host:]port> serve Prometheus GET /metrics (sequences in use, queue depth, jobs, tokens);

@@ -67,9 +67,9 @@ export interface ProviderLimits {
   maxCommitTopK?: number
   /**
    * Jobs decoded at once per model: sequences of one llama.cpp context, batched into one decode
-   * (`--parallel`). Default 1: batched steps were measured to differ from a solo decode now and then
-   * (see the engine's docs/calibration.md, "Batched decoding"), which a verifier would hold against an
-   * honest provider; jobs beyond it wait in the queue, in order. @default 1
+   * (`--parallel`). Batched steps replay alone within the calibrated tolerances (engine
+   * docs/calibration.md, "Batched decoding"), so routers select such providers, but judge them without
+   * the bit-exact noise classes; jobs beyond it wait in the queue, in order. @default 1
    */
   maxConcurrentJobs?: number
   /** Jobs that may wait for a sequence per model before a request is answered ERR_BUSY. @default 32 */
