@@ -63,6 +63,7 @@ describe('honest providers are never penalised', () => {
           stop: [],
           verification: 'merkle',
           stream: false,
+          streamMode: 'verified',
         },
         undefined,
         AbortSignal.timeout(60_000),

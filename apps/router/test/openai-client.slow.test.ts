@@ -134,7 +134,7 @@ describe('the official openai client', () => {
     })
     const receipt = (r as unknown as { infraxa: { verdict: string; receipt_id: string } }).infraxa
     expect(receipt.verdict).toBe('verified')
-    const stored = await (await fetch(`${router.url}/v1/receipts/${receipt.receipt_id}`)).json()
+    const stored = (await (await fetch(`${router.url}/v1/receipts/${receipt.receipt_id}`)).json()) as any
     expect(stored.request.top_p).toBeCloseTo(0.8, 6)
     const bad = await client.chat.completions
       .create({ model: 'stories260K', messages, top_p: 7 })
@@ -219,7 +219,7 @@ describe('the official openai client', () => {
       // The raw prompt (BOS + text) is a few tokens; the chat template would add its own.
       expect(r.usage?.prompt_tokens).toBeLessThan(16)
       // The signed receipt holds the prompt, not messages; its id resolves with the cmpl- prefix.
-      const stored = await (await fetch(`${router.url}/v1/receipts/${r.id}`)).json()
+      const stored = (await (await fetch(`${router.url}/v1/receipts/${r.id}`)).json()) as any
       expect(stored.request).toMatchObject({ prompt, messages: [] })
       expect(stored.response.output_text).toBe(text)
       // echo: the same answer (greedy) after the prompt.

@@ -123,7 +123,9 @@ describe('attacks and failures: substitution, restarts, dead providers', () => {
     stopped.push(router)
     expect(router.reputation.get(cheater.peerId).banned).toBe(true)
     expect(router.reputation.get(honest.peerId).cleanJobs).toBe(cleanJobs)
-    expect((await (await fetch(`${router.url}/v1/receipts/${receiptId}`)).json()).verdict).toBe('verified')
+    expect(((await (await fetch(`${router.url}/v1/receipts/${receiptId}`)).json()) as any).verdict).toBe(
+      'verified',
+    )
     const healthAfter = (await (await fetch(`${router.url}/health`)).json()) as any
     expect(healthAfter.reputation.find((r: any) => r.banned)?.peer_id).toBe(
       healthBefore.reputation.find((r: any) => r.banned)?.peer_id,

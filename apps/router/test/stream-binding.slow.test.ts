@@ -13,7 +13,7 @@ import { storiesPath, tempDir } from './support/index.js'
  * releases streamed text only a chunk behind its own re-execution of those tokens.
  */
 /** TEST DOUBLE forgery: near-tie swaps (logits nudged to fit) at the first two steps that allow one. */
-function twoFlips(): DishonestBehaviour['forgeStep'] {
+function twoFlips(): NonNullable<DishonestBehaviour['forgeStep']> {
   let flips = 0
   const inner = nearTieForgery({ gap: 0.2 })
   return (t, topK, token) => {

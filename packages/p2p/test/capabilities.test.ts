@@ -15,8 +15,14 @@ import { createNode, type InfraxaNode, StaleCapabilityError, signerFromPrivateKe
 let provider: InfraxaNode
 let router: InfraxaNode
 
-const capability = (fields: Partial<Capability> = {}) =>
-  create(CapabilitySchema, { models: [{ modelHash: new Uint8Array(32).fill(1), name: 'm' }], ...fields })
+/** The init of a Capability message (what `create` takes). */
+type CapabilityInit = NonNullable<Parameters<typeof create<typeof CapabilitySchema>>[1]>
+
+const capability = (fields: Partial<CapabilityInit> = {}): Capability =>
+  create(CapabilitySchema, {
+    models: [{ modelHash: new Uint8Array(32).fill(1), name: 'm' }],
+    ...fields,
+  } as CapabilityInit)
 
 beforeAll(async () => {
   ;[provider, router] = await Promise.all([createNode({ dht: false }), createNode({ dht: false })])
