@@ -50,11 +50,18 @@ describe('attack suite: token and weight cheats, measured', () => {
     streamMode: 'verified',
   })
 
-  async function pair(name: string, model: string, dishonest?: DishonestBehaviour, verify = storiesPath()) {
+  async function pair(
+    name: string,
+    model: string,
+    dishonest?: DishonestBehaviour,
+    verify = storiesPath(),
+    parallel = 1,
+  ) {
     const provider: Provider = await createProvider({
       models: [{ path: model, name: 'stories260K' }],
       dataDir: join(dir, `${name}-p`),
       threads: 1,
+      limits: { maxConcurrentJobs: parallel },
       ...(dishonest && { dishonest }),
     })
     stopped.push(provider)
@@ -92,11 +99,12 @@ describe('attack suite: token and weight cheats, measured', () => {
     model: string,
     dishonest?: DishonestBehaviour,
     base = storiesPath(),
+    parallel = 1,
   ): Promise<Row[]> {
     await referenceFor(base)
     // Another file is served under the claimed model's hash: what a cheater with a look-alike does.
     const claim = model === base ? dishonest : { ...dishonest, claimModelHash: hashes.get(base)! }
-    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, claim, base)
+    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, claim, base, parallel)
     const out: Row[] = []
     for (const release of ['held', 'verified'] as const) {
       const row: Row = { attack, release, jobs: 0, differed: 0, caught: 0, falseAccusations: 0 }
@@ -204,6 +212,30 @@ describe('attack suite: token and weight cheats, measured', () => {
         expect(row.differed).toBeGreaterThan(JOBS / 2)
         expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.95)
       }
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a provider claiming batched decoding (parallel 4) gets no cheaper check: honest passes, near-tie caught',
+    async () => {
+      for (const row of await measure(
+        'honest control, parallel 4',
+        storiesPath(),
+        undefined,
+        storiesPath(),
+        4,
+      ))
+        expect(row.falseAccusations).toBe(0)
+      const rowsOut = await measure(
+        'near-tie forgery f=1 (gap 0.2), parallel 4',
+        storiesPath(),
+        { forgeStep: nearTieForgery({ gap: 0.2 }) },
+        storiesPath(),
+        4,
+      )
+      // The stepwise follow-up runs with the batched drift bound (0.1): swaps past it fail at once.
+      for (const row of rowsOut) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.8)
     },
     TIMEOUT,
   )

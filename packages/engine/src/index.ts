@@ -43,6 +43,8 @@ export {
   writeTestModel,
 } from './test-model/write-test-model.js'
 export {
+  BATCHED_STEPWISE_MAX_MARGIN,
+  batchedStepwiseNoise,
   EXACT_REPLAY_MISMATCH_RATE,
   type HardwareClass,
   OTHER_BUILD_MISMATCH_RATE,

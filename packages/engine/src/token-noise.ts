@@ -38,6 +38,23 @@ export const OTHER_BUILD_MISMATCH_RATE = 1e-2
  */
 export const EXACT_REPLAY_MISMATCH_RATE = 1e-9
 
+/**
+ * Largest honest margin of a batched decode (`parallel` > 1) re-executed stepwise alone: several sequences
+ * in one decode change float products, so the stepwise replay is close, not exact. Measured
+ * (`measure-token-noise.ts 64 64 --batch=8 --stepwise`): stories260K F32 max |Δ log-prob| 0.030 (p99.9
+ * 0.015), a generated F32 llama 0.0019, Q8_0 exact; 0 mismatches in 12,178 tokens. 0.1 is over 3× the
+ * largest |Δ| (a margin can reach 2 × |Δ|), far below the 0.2 nats the prefill check must allow floats.
+ */
+export const BATCHED_STEPWISE_MAX_MARGIN = 0.1
+
+/**
+ * The stepwise follow-up's noise for a provider decoding in batches: not bit-exact, so mismatches are
+ * counted at the same-build rate and a margin past {@link BATCHED_STEPWISE_MAX_MARGIN} fails at once.
+ */
+export function batchedStepwiseNoise(): TokenNoiseModel {
+  return { mismatchRate: SAME_BUILD_MISMATCH_RATE, maxMargin: BATCHED_STEPWISE_MAX_MARGIN }
+}
+
 /** How a provider's numerics relate to the verifier's. */
 export type HardwareClass = 'exact' | 'same-build' | 'other-build'
 
