@@ -14,6 +14,7 @@ Options:
   --verification <mode>   merkle | fraud_proof | zk_snark (default merkle)
   --max-tokens <n>        default 64
   --temperature <t>       default 0 (greedy)
+  --top-p <p>             nucleus sampling in (0, 1] (default 1: none; verified like the rest)
   --seed <n>              sampling seed (default 0)
   --stream                print text as it arrives: a chunk behind the router's re-execution
   --live                  with --stream: as the provider sends it, unverified until the end
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
         'max-tokens': { type: 'string' },
         temperature: { type: 'string' },
         seed: { type: 'string' },
+        'top-p': { type: 'string' },
         stream: { type: 'boolean' },
         live: { type: 'boolean' },
         json: { type: 'boolean' },
@@ -72,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       maxTokens: number('max-tokens', 64),
       temperature: number('temperature', 0),
       seed: number('seed', 0),
+      ...(values['top-p'] !== undefined && { topP: number('top-p', 1) }),
       stream,
       ...(values.live === true && { streamMode: 'live' as const }),
       ...(stream && { onText: (t: string) => process.stdout.write(t) }),

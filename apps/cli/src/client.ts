@@ -9,6 +9,8 @@ export interface AskOptions {
   readonly maxTokens?: number
   readonly temperature?: number
   readonly seed?: number
+  /** Nucleus (top-p) sampling in (0, 1]; unset: none. */
+  readonly topP?: number
   readonly stream?: boolean
   /**
    * With `stream`: `verified` (default) gets text a chunk behind the router's re-execution of the tokens;
@@ -70,6 +72,7 @@ export async function ask(o: AskOptions): Promise<Answer> {
     max_tokens: o.maxTokens ?? 64,
     temperature: o.temperature ?? 0,
     seed: o.seed ?? 0,
+    ...(o.topP !== undefined && { top_p: o.topP }),
     stream: o.stream === true,
     ...(o.streamMode && { stream_mode: o.streamMode }),
     verification: o.verification ?? 'merkle',

@@ -6,12 +6,15 @@ import { ask, main, RouterRequestError } from '../src/index.js'
 /** TEST DOUBLE: an HTTP server speaking the router's API shape, to test the client alone. */
 let server: Server
 let url: string
+/** The last request body the double received. */
+let lastBody: Record<string, unknown> = {}
 beforeAll(async () => {
   server = createServer((req, res) => {
     let body = ''
     req.on('data', (c) => (body += c))
     req.on('end', () => {
       const json = JSON.parse(body || '{}')
+      lastBody = json
       if (json.model === 'missing') {
         res.writeHead(404, { 'content-type': 'application/json' })
         return res.end(
@@ -56,6 +59,13 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())))
 
 describe('infraxa client', () => {
+  it('sends top_p only when asked (the router verifies nucleus sampling)', async () => {
+    await ask({ router: url, model: 'm', prompt: 'hi', temperature: 1, topP: 0.9 })
+    expect(lastBody).toMatchObject({ top_p: 0.9, temperature: 1 })
+    await ask({ router: url, model: 'm', prompt: 'hi' })
+    expect(lastBody).not.toHaveProperty('top_p')
+  })
+
   it('returns the answer and its receipt, plain and streamed', async () => {
     const plain = await ask({ router: url, model: 'm', prompt: 'hi' })
     expect(plain).toMatchObject({
