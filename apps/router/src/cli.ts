@@ -20,6 +20,8 @@ Options:
   --mdns                     discover providers on the LAN
   --allow-other-builds       also use providers whose llama.cpp build differs (looser tolerance:
                              catches another model, not another quantisation)
+  --stepwise-audit-rate <r>  share of audited jobs also re-executed stepwise, bit-exact, 0..1 (default
+                             0.05): catches weight swaps that changed no token
   --no-stepwise              do not re-check mismatching float-model jobs stepwise (bit-exact, about
                              the cost of generating them): near-tie cheats then only go grey
   -h, --help                 this help
@@ -46,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
         mdns: { type: 'boolean' },
         'allow-other-builds': { type: 'boolean' },
         'no-stepwise': { type: 'boolean' },
+        'stepwise-audit-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -64,6 +67,9 @@ export async function main(argv: string[]): Promise<number> {
     return n
   }
   try {
+    const stepwiseAuditRate = Number(values['stepwise-audit-rate'] ?? 0.05)
+    if (!(stepwiseAuditRate >= 0 && stepwiseAuditRate <= 1))
+      throw new InfraxaError('ERR_BAD_ARGUMENT', '--stepwise-audit-rate must be a number in 0..1')
     const auditRate = Number(values['audit-rate'] ?? 1)
     if (!(auditRate >= 0 && auditRate <= 1))
       throw new InfraxaError('ERR_BAD_ARGUMENT', '--audit-rate must be in 0..1')
@@ -85,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
       mdns: values.mdns === true,
       allowOtherBuilds: values['allow-other-builds'] === true,
       stepwiseFollowUp: values['no-stepwise'] !== true,
+      stepwiseAuditRate,
     })
     process.stdout.write(`router ${router.peerId}\nHTTP API on ${router.url}\n`)
     for (const a of router.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)

@@ -38,6 +38,8 @@ export interface JobSettings {
   commitTopK: number
   challengeWindowMs: number
   streamCheckTokens?: number
+  /** Share of audited jobs whose opened steps are also re-executed stepwise (bit-exact). */
+  stepwiseAuditRate: number
 }
 
 export interface JobDeps {
@@ -311,6 +313,12 @@ export function createJobRunner({
         else throw error
       }
       if (auditProofEnvelope !== undefined) {
+        // On a random share of jobs (the provider cannot tell which), the opened steps are re-executed
+        // stepwise too and must match bit for bit: a cheat that left every token unchanged shows there.
+        const exactAudit =
+          Math.random() < settings.stepwiseAuditRate
+            ? verifyModels.exactAuditFor(args.modelHash, response.engine)
+            : undefined
         const result = await registry.get(MERKLE_MODE_ID).verify(
           {
             request: requestEnvelope,
@@ -323,6 +331,7 @@ export function createJobRunner({
             tolerance,
             minAuditSteps: Math.min(auditSteps, response.stepCount),
             ...(tokenNoise && { tokenNoise }),
+            ...(exactAudit && { exactAudit: { tolerance: exactAudit } }),
           },
         )
         if (result.valid) verdict = 'verified'

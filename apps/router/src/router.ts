@@ -91,6 +91,13 @@ export interface RouterOptions {
    */
   stepwiseFollowUp?: boolean
   /**
+   * Share of audited jobs whose opened steps are also re-executed stepwise and compared bit-exact
+   * (EXACT_REPLAY_TOLERANCE), for providers on the router's engine decoding one job at a time: catches a
+   * precision swap or perturbed weights that changed no token (about one generation's cost per such
+   * job; 0.05 adds ~5%). @default 0.05
+   */
+  stepwiseAuditRate?: number
+  /**
    * Verified streaming: tokens re-executed per chunk before their text is released (smaller: text sooner,
    * more replay calls). @default 16
    */
@@ -260,6 +267,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       jobTimeoutMs,
       commitTopK,
       challengeWindowMs,
+      stepwiseAuditRate: options.stepwiseAuditRate ?? 0.05,
       ...(options.streamCheckTokens !== undefined && { streamCheckTokens: options.streamCheckTokens }),
     },
     settling,

@@ -5,6 +5,7 @@ import {
   CROSS_BUILD_TOLERANCE,
   defaultThreads,
   type EngineModel,
+  EXACT_REPLAY_TOLERANCE,
   isFloatWeights,
   type LoadProgress,
   loadModel,
@@ -161,6 +162,16 @@ export class VerifyModels {
     // Float weights on the router's own build: a prefill replay drifts, a stepwise one does not — a
     // job with mismatches is re-checked stepwise and judged as bit-exact.
     return { ...tokenNoiseFor(tolerance, 'same-build'), stepwise: tokenNoiseFor(tolerance, 'exact') }
+  }
+
+  /**
+   * The tolerance of a stepwise (bit-exact) audit of the opened steps, when this provider's decoding can
+   * be reproduced that way: the router's own engine settings, one job at a time, no fixed tolerance.
+   */
+  exactAuditFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): Tolerance | undefined {
+    if (this.#options.tolerance !== undefined || this.#options.stepwiseFollowUp === false) return undefined
+    if (!this.sameEngine(modelHash, providerEngine) || (providerEngine?.parallel ?? 1) > 1) return undefined
+    return EXACT_REPLAY_TOLERANCE
   }
 
   /**

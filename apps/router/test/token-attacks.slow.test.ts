@@ -56,6 +56,7 @@ describe('attack suite: token and weight cheats, measured', () => {
     dishonest?: DishonestBehaviour,
     verify = storiesPath(),
     parallel = 1,
+    stepwiseAuditRate = 0,
   ) {
     const provider: Provider = await createProvider({
       models: [{ path: model, name: 'stories260K' }],
@@ -73,6 +74,7 @@ describe('attack suite: token and weight cheats, measured', () => {
       threads: 1,
       probationJobs: 0,
       maxAttempts: 1,
+      stepwiseAuditRate,
     })
     stopped.push(router)
     return { provider, router }
@@ -100,11 +102,19 @@ describe('attack suite: token and weight cheats, measured', () => {
     dishonest?: DishonestBehaviour,
     base = storiesPath(),
     parallel = 1,
+    stepwiseAuditRate = 0,
   ): Promise<Row[]> {
     await referenceFor(base)
     // Another file is served under the claimed model's hash: what a cheater with a look-alike does.
     const claim = model === base ? dishonest : { ...dishonest, claimModelHash: hashes.get(base)! }
-    const { provider, router } = await pair(attack.replace(/\W+/g, '-'), model, claim, base, parallel)
+    const { provider, router } = await pair(
+      attack.replace(/\W+/g, '-'),
+      model,
+      claim,
+      base,
+      parallel,
+      stepwiseAuditRate,
+    )
     const out: Row[] = []
     for (const release of ['held', 'verified'] as const) {
       const row: Row = { attack, release, jobs: 0, differed: 0, caught: 0, falseAccusations: 0 }
@@ -285,6 +295,27 @@ describe('attack suite: token and weight cheats, measured', () => {
       }
       const q4 = rows.filter((r) => r.attack === 'F32 → Q4_0 weights')
       for (const row of q4) expect(row.caught).toBe(row.differed)
+      // With a stepwise (bit-exact) audit on every job, even the swaps that changed no token are caught,
+      // and an honest provider still is not.
+      const f16 = join(dir, 'stories-as-f16.gguf')
+      for (const row of await measure(
+        'F32 → F16 weights, stepwise audit of every job',
+        f16,
+        undefined,
+        storiesPath(),
+        1,
+        1,
+      ))
+        expect(row.caught).toBe(row.jobs)
+      for (const row of await measure(
+        'honest control, stepwise audit of every job',
+        storiesPath(),
+        undefined,
+        storiesPath(),
+        1,
+        1,
+      ))
+        expect(row.falseAccusations).toBe(0)
     },
     TIMEOUT,
   )

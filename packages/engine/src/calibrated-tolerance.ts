@@ -46,6 +46,16 @@ export const FLOAT_WEIGHTS_TOLERANCE: Readonly<DistributionTolerance> = Object.f
 })
 
 /**
+ * For a stepwise replay on the provider's build, one job at a time (bit-exact, float weights included:
+ * docs/calibration.md, "Stepwise replay"): only the transcript's Q16.16 rounding (≤ 7.6e-6) remains, so
+ * 1e-4 leaves 13× room and still sees an F16 rounding of the weights.
+ */
+export const EXACT_REPLAY_TOLERANCE: Readonly<DistributionTolerance> = Object.freeze({
+  maxLogprobDelta: 1e-4,
+  minTopKOverlap: 0.875,
+})
+
+/**
  * The tolerance for verifying a model of this weight type with the same engine settings:
  * {@link CALIBRATED_TOLERANCE} for quantised weights (replay bit-exact), {@link FLOAT_WEIGHTS_TOLERANCE}
  * for F32/F16/BF16.

@@ -3,6 +3,7 @@ export {
   CALIBRATED_TOLERANCE,
   CROSS_BUILD_TOLERANCE,
   type DistributionTolerance,
+  EXACT_REPLAY_TOLERANCE,
   FLOAT_WEIGHTS_TOLERANCE,
   isFloatWeights,
   toleranceForQuantization,

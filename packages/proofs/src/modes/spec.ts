@@ -30,6 +30,13 @@ export interface VerificationContext {
    * (not only the opened ones) against the seeded sampler and give one verdict per job ({@link judgeTokens}).
    */
   readonly tokenNoise?: TokenNoise
+  /**
+   * Also re-execute the opened steps stepwise (`Executor.replay` with `stepwise`: as the provider decoded,
+   * bit-exact on its build) and compare them with this tight tolerance: catches a precision swap or
+   * perturbed weights that left every token unchanged, at about the cost of generating the answer. A
+   * verifier asks for it on a random share of jobs.
+   */
+  readonly exactAudit?: { readonly tolerance: Tolerance }
 }
 
 /** A field of {@link VerificationInput} or {@link VerificationContext} a mode cannot work without. */

@@ -176,6 +176,30 @@ async function verifyMerkle(
     }
   }
 
+  if (context.exactAudit !== undefined) {
+    let exact: Awaited<ReturnType<typeof executor.replay>>
+    try {
+      exact = await executor.replay({
+        promptTokens: response.promptTokens,
+        outputTokens: response.outputTokens,
+        positions: challenge.steps,
+        topK: k,
+        stepwise: true,
+      })
+    } catch (error) {
+      if (error instanceof InfraxaError && LOCAL_FAULTS.has(error.code)) throw error
+      return invalid(`stepwise re-execution rejected the transcript: ${peerFault(error)}`)
+    }
+    for (let i = 0; i < proof.openings.length; i++) {
+      const verdict = compareStep(proof.openings[i]!, exact[i] ?? [], context.exactAudit.tolerance, sampling)
+      if (!verdict.ok)
+        return invalid(`${verdict.reason} (stepwise audit: bit-exact re-execution)`, {
+          step: proof.openings[i]!.step,
+          maxDelta: verdict.maxDelta,
+        })
+    }
+  }
+
   let tokenCheck: TokenVerdict | undefined
   if (context.tokenNoise !== undefined) {
     const distributions = replayed.slice(challenge.steps.length)
