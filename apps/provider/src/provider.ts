@@ -400,10 +400,11 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         Math.min(2 ** 31 - 1, Math.max(1, Number(request.deadlineMs - BigInt(Date.now())))),
       )
       const forgedTopK = new Map<number, Array<{ id: number; logprob: number }>>()
-      const { topP, ...untruncated } = samplingParamsOf(request.sampling)
+      const params = samplingParamsOf(request.sampling)
       // ATTACK DRILLS: the whole top-k although a nucleus was asked for.
-      const sampling =
-        options.dishonest?.ignoreTopP || topP === undefined ? untruncated : { ...untruncated, topP }
+      const sampling = options.dishonest?.ignoreTopP
+        ? { temperature: params.temperature, seed: params.seed }
+        : params
       const generation = model.engine.generate({
         promptTokens,
         maxTokens,

@@ -60,7 +60,6 @@ export class AnswerStream {
   #failure: string | undefined
   #delivered = false
   #checkMs = 0
-  #stepwiseSteps = 0
 
   constructor(options: AnswerStreamOptions) {
     this.#options = options
@@ -76,11 +75,6 @@ export class AnswerStream {
   /** Time spent re-executing streamed chunks (verified streaming), in ms. */
   get checkMs(): number {
     return this.#checkMs
-  }
-
-  /** Steps re-executed stepwise to confirm mismatches (0 for most honest answers). */
-  get stepwiseSteps(): number {
-    return this.#stepwiseSteps
   }
 
   /** Whether any text reached the client. */
@@ -153,64 +147,50 @@ export class AnswerStream {
       if (end <= from || this.#failure !== undefined || this.#localFault !== undefined) return
       const { engine, promptTokens, k, sampling, drift, noise } = this.#options
       const positions = Array.from({ length: end - from }, (_, i) => from + i)
-      let distributions: Awaited<ReturnType<EngineModel['replay']>>
+      const outputTokens = this.tokens.slice(0, end)
+      let verdict: TokenVerdict
       const started = performance.now()
       try {
-        distributions = await engine.replay({
+        const distributions = await engine.replay({
           promptTokens,
-          outputTokens: this.tokens.slice(0, end),
+          outputTokens,
           positions,
           topK: k + TOKEN_CHECK_EXTRA,
           // Log-prob differences suffice to score the sampler, unless it draws a nucleus (top-p).
           ...(!truncates(sampling) && { relativePositions: positions }),
           reuseCache: true,
         })
+        positions.forEach((t, i) => {
+          this.scores.push(
+            scoreToken({
+              step: t,
+              token: this.tokens[t]!,
+              distribution: distributions[i]!,
+              k,
+              sampling,
+              drift,
+            }),
+          )
+        })
+        // The job's verdict so far, before any of this chunk is released; mismatches are re-checked
+        // stepwise first when the router can reproduce the provider's decoding (noise.stepwise).
+        const confirmed = await confirmTokens({
+          executor: engine,
+          promptTokens,
+          outputTokens,
+          scores: this.scores,
+          k,
+          sampling,
+          noise,
+        })
+        this.scores.splice(0, this.scores.length, ...confirmed.scores)
+        verdict = confirmed.verdict
       } catch (error) {
         if (!(error instanceof InfraxaError) || LOCAL_FAULTS.has(error.code)) this.#localFault = error
         else this.#fail(`re-execution rejected the streamed tokens: ${error.shortMessage}`)
         return
       } finally {
         this.#checkMs += performance.now() - started
-      }
-      for (let i = 0; i < positions.length; i++) {
-        const t = positions[i]!
-        this.scores.push(
-          scoreToken({
-            step: t,
-            token: this.tokens[t]!,
-            distribution: distributions[i]!,
-            k,
-            sampling,
-            drift,
-          }),
-        )
-      }
-      // The job's verdict so far, before any of this chunk is released; a mismatch in this chunk is
-      // re-checked stepwise first when the router can reproduce the provider's decoding exactly.
-      let verdict = judgeTokens(this.scores, noise)
-      const chunkMismatched = this.scores.slice(-positions.length).some((s) => s.margin > 0)
-      if (verdict.verdict !== 'fail' && chunkMismatched && noise.stepwise !== undefined) {
-        const followUp = performance.now()
-        try {
-          const confirmed = await confirmTokens({
-            executor: engine,
-            promptTokens,
-            outputTokens: this.tokens.slice(0, end),
-            scores: this.scores,
-            k,
-            sampling,
-            noise,
-          })
-          this.scores.splice(0, this.scores.length, ...confirmed.scores)
-          this.#stepwiseSteps += confirmed.stepwiseSteps
-          verdict = confirmed.verdict
-        } catch (error) {
-          if (!(error instanceof InfraxaError) || LOCAL_FAULTS.has(error.code)) this.#localFault = error
-          else this.#fail(`stepwise re-execution rejected the streamed tokens: ${error.shortMessage}`)
-          return
-        } finally {
-          this.#checkMs += performance.now() - followUp
-        }
       }
       if (verdict.verdict === 'fail') {
         this.#fail(verdict.reason)

@@ -3,6 +3,7 @@ import type { EngineModel } from '@infraxa/engine'
 import type { InfraxaNode } from '@infraxa/p2p'
 import { TOKEN_CHECK_EXTRA, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
 import { FRAUD_PROOF_MODE_ID, MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
+import { samplingParamsOf } from '@infraxa/proofs/sampling'
 import {
   bytesEqual,
   create,
@@ -187,11 +188,7 @@ export function createJobRunner({
       engine,
       promptTokens: args.promptTokens,
       stop: req.stop,
-      sampling: {
-        temperature: req.temperature,
-        seed: req.seed,
-        ...(req.topP !== undefined && { topP: req.topP }),
-      },
+      sampling: samplingParamsOf(requestMessage.sampling),
       k: commitTopK,
       drift: streamTolerance.maxLogprobDelta,
       noise: verifyModels.noiseFor(args.modelHash, offered?.engine),

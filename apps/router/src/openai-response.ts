@@ -58,19 +58,25 @@ export function systemFingerprint(result: CompletionResult): string {
   return `fp_${result.receipt.model_hash.slice(0, 12)}_seed${result.receipt.seed ?? '0'}`
 }
 
-/** The `chat.completion` body of one or more choices. */
-export function completionBody(results: readonly CompletionResult[]): Record<string, unknown> {
+/**
+ * A completion body (`chat.completion` or `text_completion`) of one or more choices: `choice` gives each
+ * choice's own fields; index, finish reason, usage and receipts are the same for both.
+ */
+function body(
+  results: readonly CompletionResult[],
+  object: string,
+  choice: (r: CompletionResult) => Record<string, unknown>,
+): Record<string, unknown> {
   const first = results[0]!
   return {
     id: first.id,
-    object: 'chat.completion',
+    object,
     created: Math.floor(Date.now() / 1000),
     model: first.model,
     system_fingerprint: systemFingerprint(first),
     choices: results.map((r, index) => ({
       index,
-      message: { role: 'assistant', content: r.text, refusal: null },
-      logprobs: r.logprobs ? { content: r.logprobs, refusal: null } : null,
+      ...choice(r),
       finish_reason: r.finishReason,
       ...(results.length > 1 && { infraxa: r.receipt }),
     })),
@@ -78,6 +84,14 @@ export function completionBody(results: readonly CompletionResult[]): Record<str
     // Choice 0's receipt (each choice carries its own when n > 1).
     infraxa: first.receipt,
   }
+}
+
+/** The `chat.completion` body of one or more choices. */
+export function completionBody(results: readonly CompletionResult[]): Record<string, unknown> {
+  return body(results, 'chat.completion', (r) => ({
+    message: { role: 'assistant', content: r.text, refusal: null },
+    logprobs: r.logprobs ? { content: r.logprobs, refusal: null } : null,
+  }))
 }
 
 /**
@@ -107,23 +121,10 @@ export function textCompletionBody(
   results: readonly CompletionResult[],
   echo: string | undefined,
 ): Record<string, unknown> {
-  const first = results[0]!
-  return {
-    id: first.id,
-    object: 'text_completion',
-    created: Math.floor(Date.now() / 1000),
-    model: first.model,
-    system_fingerprint: systemFingerprint(first),
-    choices: results.map((r, index) => ({
-      index,
-      text: (echo ?? '') + r.text,
-      logprobs: r.logprobs ? textLogprobs(r.logprobs) : null,
-      finish_reason: r.finishReason,
-      ...(results.length > 1 && { infraxa: r.receipt }),
-    })),
-    usage: usageOf(results),
-    infraxa: first.receipt,
-  }
+  return body(results, 'text_completion', (r) => ({
+    text: (echo ?? '') + r.text,
+    logprobs: r.logprobs ? textLogprobs(r.logprobs) : null,
+  }))
 }
 
 /**

@@ -146,22 +146,17 @@ export class VerifyModels {
    */
   noiseFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): TokenNoise {
     const tolerance = this.toleranceFor(modelHash, providerEngine)
-    const same = this.sameEngine(modelHash, providerEngine)
-    // Several sequences in one decode: not what a solo replay (prefill or stepwise) evaluates, so
-    // neither bit-exact class applies. The stepwise follow-up still runs, with the measured batched
-    // drift (a claim of batching must not buy a cheat the prefill's looser float bound).
-    if (same && (providerEngine?.parallel ?? 1) > 1) {
-      const noise = tokenNoiseFor(tolerance, 'same-build')
-      return this.#options.stepwiseFollowUp === false ? noise : { ...noise, stepwise: batchedStepwiseNoise() }
-    }
+    if (!this.sameEngine(modelHash, providerEngine)) return tokenNoiseFor(tolerance, 'other-build')
+    // Several sequences in one decode are not what a solo replay (prefill or stepwise) evaluates.
+    const batched = (providerEngine?.parallel ?? 1) > 1
     const quantised = !isFloatWeights(this.engineFor(modelHash)?.summary.quantization ?? 'F32')
-    const exact = same && quantised && this.#options.tolerance === undefined
-    if (exact) return tokenNoiseFor(tolerance, 'exact')
-    if (!same) return tokenNoiseFor(tolerance, 'other-build')
-    if (this.#options.stepwiseFollowUp === false) return tokenNoiseFor(tolerance, 'same-build')
-    // Float weights on the router's own build: a prefill replay drifts, a stepwise one does not — a
-    // job with mismatches is re-checked stepwise and judged as bit-exact.
-    return { ...tokenNoiseFor(tolerance, 'same-build'), stepwise: tokenNoiseFor(tolerance, 'exact') }
+    if (!batched && quantised && this.#options.tolerance === undefined)
+      return tokenNoiseFor(tolerance, 'exact')
+    const noise = tokenNoiseFor(tolerance, 'same-build')
+    if (this.#options.stepwiseFollowUp === false) return noise
+    // Mismatching jobs are re-checked stepwise: bit-exact for a solo float decode; within the measured
+    // batched drift otherwise (a claim of batching must not buy a cheat the prefill's looser bound).
+    return { ...noise, stepwise: batched ? batchedStepwiseNoise() : tokenNoiseFor(tolerance, 'exact') }
   }
 
   /**
