@@ -11,6 +11,11 @@ import {
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64')
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
+/** A receipt's id from a completion id (`chatcmpl-…`, `cmpl-…`, which name the receipt of their job) or the id itself. */
+export function receiptIdOf(id: string): string {
+  return id.replace(/^(chat)?cmpl-/, '')
+}
+
 /** Signed receipts (RECEIPT envelopes signed by the router), kept in SQLite and served by id. */
 export class ReceiptStore {
   readonly #db: DatabaseSync
