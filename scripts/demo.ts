@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ask } from '@infraxa/cli'
-import { loadModel, quantizeModelQ8_0, writeTestModel } from '@infraxa/engine'
+import { loadModel, quantizeModel, writeTestModel } from '@infraxa/engine'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { createRouter, type Router } from '@infraxa/router'
 
@@ -83,7 +83,7 @@ try {
   // a hash of its own); with a stand-in for A, another generated model.
   const modelB = join(work, 'stories260K-q8_0.gguf')
   if (stories.real !== undefined) {
-    const q = await quantizeModelQ8_0({ from: stories.real, to: modelB })
+    const q = await quantizeModel({ from: stories.real, to: modelB, type: 'q8_0' })
     log(
       `model B: stories260K-q8_0, ${q.tensorsQuantized} weight matrices quantised to Q8_0 by the engine, at ${modelB}`,
     )

@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { perturbModelWeights, writeTestModel } from '@infraxa/engine'
+import { perturbModelWeights, quantizeModel, writeTestModel } from '@infraxa/engine'
 import { createProvider, type DishonestBehaviour, type Provider } from '@infraxa/provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CompletionRequest } from '../src/http.js'
 import { createRouter, type Router } from '../src/index.js'
 import { nearTieForgery, randomTokenForgery } from './support/forgeries.js'
-import { noisyStories, storiesPath, tempDir, wilson } from './support/index.js'
+import { noisyStories, storiesPath, summaryOf, tempDir, wilson } from './support/index.js'
 
 /**
  * Cheating providers built from the real provider app (test doubles, one behaviour each) against the
@@ -27,7 +27,15 @@ interface Row {
   differed: number
   caught: number
   falseAccusations: number
+  /** Per job, the receipt's per-token statistic (jobs whose receipt has one). */
+  statistic: Array<{ mismatches: number; steps: number; largestMargin: number; pValue: number }>
 }
+
+/** The per-token statistic a receipt records (`token_check`), if it has one. */
+type TokenCheckView = { steps: number; mismatches: number; largest_margin: number; p_value: number }
+
+const quantile = (values: number[], q: number) =>
+  values.length === 0 ? Number.NaN : [...values].sort((a, b) => a - b)[Math.ceil(q * values.length) - 1]!
 
 describe('attack suite: token and weight cheats, measured', () => {
   const dir = tempDir('token-attacks')
@@ -117,11 +125,20 @@ describe('attack suite: token and weight cheats, measured', () => {
     )
     const out: Row[] = []
     for (const release of ['held', 'verified'] as const) {
-      const row: Row = { attack, release, jobs: 0, differed: 0, caught: 0, falseAccusations: 0 }
+      const row: Row = {
+        attack,
+        release,
+        jobs: 0,
+        differed: 0,
+        caught: 0,
+        falseAccusations: 0,
+        statistic: [],
+      }
       for (const content of prompts) {
         let text = ''
         let failed = false
         let caught = false
+        let check: TokenCheckView | undefined
         try {
           const result = await router.api.complete(
             request(content, release === 'verified'),
@@ -129,13 +146,22 @@ describe('attack suite: token and weight cheats, measured', () => {
             new AbortController().signal,
           )
           text = result.text
+          check = result.receipt.token_check
         } catch (error) {
           failed = true
           // Caught: refused by verification, and the provider banned for it (not a transport failure).
-          caught = /failed verification/.test(
-            String((error as Error).message) + String((error as { details?: string }).details),
-          )
+          const said = String((error as Error).message) + String((error as { details?: string }).details)
+          caught = /failed verification/.test(said)
+          const id = /receipt ([0-9a-f]{32})/.exec(said)?.[1]
+          check = id ? (router.api.receipt(id)?.token_check as TokenCheckView | undefined) : undefined
         }
+        if (check)
+          row.statistic.push({
+            mismatches: check.mismatches,
+            steps: check.steps,
+            largestMargin: check.largest_margin,
+            pValue: check.p_value,
+          })
         caught &&= router.reputation.get(provider.peerId).banned
         if (failed && !caught) throw new Error(`${attack}: a job failed without a verdict`)
         row.jobs++
@@ -170,6 +196,23 @@ describe('attack suite: token and weight cheats, measured', () => {
           : `${((100 * r.caught) / r.differed).toFixed(1)} (${wilson(r.caught, r.differed)})`
       console.log(
         `| ${r.attack} | ${r.release} | ${r.jobs} | ${r.differed} | ${r.caught} | ${pct} | ${r.falseAccusations} |`,
+      )
+    }
+    // The statistic behind the verdicts, honest vs cheating: tokens per job that are not the verifier's
+    // sampler pick, the largest margin by which one loses, and −log10 of the binomial p-value
+    // (fail below p = 10^-6, i.e. above 6; grey above 3).
+    console.log('\nper-job token statistic (receipts that record one)')
+    console.log(
+      '| attack | release | jobs scored | mismatches / job p50 / p95 / max | largest margin p50 / max (nats) | −log10 p p50 / max | jobs with −log10 p ≥ 6 |',
+    )
+    console.log('| --- | --- | --- | --- | --- | --- | --- |')
+    const f = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '∞')
+    for (const r of rows) {
+      const m = r.statistic.map((s) => s.mismatches)
+      const margin = r.statistic.map((s) => (s.largestMargin < 0 ? Number.POSITIVE_INFINITY : s.largestMargin))
+      const lp = r.statistic.map((s) => -Math.log10(Math.max(s.pValue, 1e-300)))
+      console.log(
+        `| ${r.attack} | ${r.release} | ${r.statistic.length} | ${f(quantile(m, 0.5))} / ${f(quantile(m, 0.95))} / ${f(quantile(m, 1))} | ${f(quantile(margin, 0.5), 3)} / ${f(quantile(margin, 1), 3)} | ${f(quantile(lp, 0.5), 1)} / ${f(quantile(lp, 1), 1)} | ${lp.filter((x) => x >= 6).length} |`,
       )
     }
   }, TIMEOUT)
@@ -263,6 +306,30 @@ describe('attack suite: token and weight cheats, measured', () => {
       )
       for (const row of rowsOut) expect(row.caught).toBe(row.differed)
       const honest = await measure('honest control, generated Q8_0 llama', q8, undefined, q8)
+      for (const row of honest) expect(row.falseAccusations).toBe(0)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a real Q4_0 file served as the Q8_0 model (header and capability record copied): every job caught',
+    async () => {
+      // The claimed model: stories260K quantised to Q8_0 (a real file, judged bit-exact). The cheater
+      // serves the Q4_0 quantisation of the same weights — llama.cpp's Q4_0 kernels, half the memory —
+      // under the Q8_0 file's hash and advertising its metadata.
+      const q8 = join(dir, 'stories-q8_0.gguf')
+      const q4 = join(dir, 'stories-q4_0.gguf')
+      await quantizeModel({ from: storiesPath(), to: q8, type: 'q8_0' })
+      await quantizeModel({ from: storiesPath(), to: q4, type: 'q4_0' })
+      const rowsOut = await measure(
+        'Q8_0 → Q4_0 (real Q4_0 file)',
+        q4,
+        { claimSummary: await summaryOf(q8) },
+        q8,
+      )
+      // On the bit-exact class the opened steps' log-probs give the swap away even where no token moved.
+      for (const row of rowsOut) expect(row.caught).toBe(row.jobs)
+      const honest = await measure('honest control, stories260K Q8_0', q8, undefined, q8)
       for (const row of honest) expect(row.falseAccusations).toBe(0)
     },
     TIMEOUT,

@@ -34,7 +34,7 @@ export { defaultThreads, PINNED_NUMERIC_SETTINGS } from './numeric-settings.js'
 export { type ChatMessage, plainPromptText } from './prompt-template.js'
 export type { ReplayRequest } from './replay-positions.js'
 export { perturbModelWeights, type WeightChange } from './test-model/perturb-weights.js'
-export { quantizeModelQ8_0 } from './test-model/quantize-model.js'
+export { quantizeModel } from './test-model/quantize-model.js'
 export {
   BENCH_TEST_MODEL_CONFIG,
   type TestModelConfig,

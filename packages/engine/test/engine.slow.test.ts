@@ -18,7 +18,7 @@ import {
   ModelDisposedError,
   ModelNotFoundError,
   PINNED_NUMERIC_SETTINGS,
-  quantizeModelQ8_0,
+  quantizeModel,
   testModelBytes,
   writeTestModel,
 } from '../src/index.js'
@@ -434,29 +434,38 @@ describe('replay', () => {
   })
 })
 
-describe('quantizeModelQ8_0', () => {
-  it('writes a real Q8_0 model of stories260K: own hash, same tokenizer and metadata, close answers', async () => {
-    const path = join(dir, 'stories-q8.gguf')
-    const { tensorsQuantized } = await quantizeModelQ8_0({ from: stories.path, to: path })
-    expect(tensorsQuantized).toBeGreaterThan(10)
-    const q8 = await loadModel({ path, threads: THREADS, contextSize: 512 })
-    try {
-      expect(q8.summary.quantization).toBe('Q8_0')
-      expect(q8.summary.architecture).toBe(stories.summary.architecture)
-      expect(q8.vocabSize).toBe(stories.vocabSize)
-      expect((await q8.identity()).hashHex).not.toBe((await stories.identity()).hashHex)
-      expect(q8.tokenize('Once upon a time')).toEqual(stories.tokenize('Once upon a time'))
-      const prompt = { promptTokens: [1, ...stories.tokenize('Once upon a time')], maxTokens: 24 }
-      const [a, b] = [await stories.generate(prompt).result, await q8.generate(prompt).result]
-      // Q8_0 of the same weights: mostly the same greedy tokens (not all), and real words.
-      const same = a.outputTokens.filter((t, i) => t === b.outputTokens[i]).length
-      expect(same).toBeGreaterThan(a.outputTokens.length / 2)
-      expect(q8.detokenize(b.outputTokens)).toMatch(/[a-z]{3,}/)
-    } finally {
-      await q8.dispose()
-    }
-    await expect(quantizeModelQ8_0({ from: join(dir, 'missing.gguf'), to: path })).rejects.toThrow()
-  })
+describe('quantizeModel', () => {
+  it.each([
+    ['q8_0', 'Q8_0'],
+    ['q4_0', 'Q4_0'],
+  ] as const)(
+    'writes a real %s model of stories260K: own hash, same tokenizer and metadata, close answers',
+    async (type, label) => {
+      const path = join(dir, `stories-${type}.gguf`)
+      const { tensorsQuantized } = await quantizeModel({ from: stories.path, to: path, type })
+      expect(tensorsQuantized).toBeGreaterThan(10)
+      const quantized = await loadModel({ path, threads: THREADS, contextSize: 512 })
+      try {
+        expect(quantized.summary.quantization).toBe(label)
+        expect(quantized.summary.architecture).toBe(stories.summary.architecture)
+        expect(quantized.vocabSize).toBe(stories.vocabSize)
+        expect((await quantized.identity()).hashHex).not.toBe((await stories.identity()).hashHex)
+        expect(quantized.tokenize('Once upon a time')).toEqual(stories.tokenize('Once upon a time'))
+        const prompt = { promptTokens: [1, ...stories.tokenize('Once upon a time')], maxTokens: 24 }
+        const [a, b] = [await stories.generate(prompt).result, await quantized.generate(prompt).result]
+        // The same weights quantised: the first greedy tokens agree (not all), and real words.
+        expect(b.outputTokens[0]).toBe(a.outputTokens[0])
+        if (type === 'q8_0') {
+          const same = a.outputTokens.filter((t, i) => t === b.outputTokens[i]).length
+          expect(same).toBeGreaterThan(a.outputTokens.length / 2)
+        }
+        expect(quantized.detokenize(b.outputTokens)).toMatch(/[a-z]{3,}/)
+      } finally {
+        await quantized.dispose()
+      }
+      await expect(quantizeModel({ from: join(dir, 'missing.gguf'), to: path, type })).rejects.toThrow()
+    },
+  )
 })
 
 describe('disposal', () => {

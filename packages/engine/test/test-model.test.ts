@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '@infraxa/protocol'
 import { readGgufFileInfo } from 'node-llama-cpp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { float16Bits, float16Value } from '../src/test-model/float16.js'
+import { dequantizeQ4_0, quantizeQ4_0 } from '../src/test-model/q4-0.js'
 import { dequantizeQ8_0, quantizeQ8_0 } from '../src/test-model/q8-0.js'
 import { SeededRandom } from '../src/test-model/seeded-random.js'
 import { buildTestVocabulary } from '../src/test-model/test-vocabulary.js'
@@ -105,6 +106,32 @@ describe('test model building blocks', () => {
         expect(Math.abs(back[b * 32 + j]! - block[j]!)).toBeLessThanOrEqual(step * 0.6)
     }
     expect(() => quantizeQ8_0(new Float32Array(33))).toThrow(RangeError)
+  })
+
+  it('Q4_0 quantises within a step per block (half, but at the clamped end), nibbles packed as ggml does', () => {
+    const values = new SeededRandom(4, 'q').fillSymmetric(new Float32Array(256), 0.5)
+    const bytes = quantizeQ4_0(values)
+    expect(bytes.length).toBe((256 / 32) * 18)
+    const back = dequantizeQ4_0(bytes)
+    for (let b = 0; b < 8; b++) {
+      const block = values.subarray(b * 32, b * 32 + 32)
+      const max = block.reduce((m, v) => (Math.abs(v) > Math.abs(m) ? v : m), 0)
+      const d = max / -8
+      // Levels run −8d … 7d: a value past 7d (opposite sign to the max) clamps to 7d.
+      for (let j = 0; j < 32; j++) {
+        const error = Math.abs(back[b * 32 + j]! - block[j]!)
+        expect(error).toBeLessThanOrEqual(Math.abs(d) * (block[j]! / d > 7 ? 1.01 : 0.51))
+      }
+    }
+    // One block by hand: max = −1 (at j = 20), d = max / −8 = 0.125; q = trunc(x / d + 8.5).
+    const one = new Float32Array(32)
+    one[20] = -1
+    one[3] = 0.5
+    const packed = quantizeQ4_0(one)
+    expect(packed[2 + 3]).toBe(12 | (8 << 4)) // 0.5 → 12 (low), value 19 = 0 → 8 (high)
+    expect(packed[2 + 4]).toBe(8 | (0 << 4)) // value 4 = 0 → 8, value 20 = −1 → 0
+    expect(Array.from(dequantizeQ4_0(packed).subarray(19, 21))).toEqual([0, -1])
+    expect(() => quantizeQ4_0(new Float32Array(33))).toThrow(RangeError)
   })
 
   it('builds distinct vocabulary pieces of any size', () => {

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '@infraxa/protocol'
 import { GgmlType } from 'node-llama-cpp'
 import { inspectGgufFile } from '../gguf-inspection.js'
 import { float16Bits, float16Value } from './float16.js'
+import { dequantizeQ4_0, quantizeQ4_0 } from './q4-0.js'
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8-0.js'
 import { SeededRandom } from './seeded-random.js'
 
@@ -11,28 +12,6 @@ import { SeededRandom } from './seeded-random.js'
  * (`f16`; `q8_0` and `q4_0` per block of 32, as ggml's reference quantisers), stored back as F32.
  */
 export type WeightChange = { noise: number; seed: number } | { roundTo: 'f16' | 'q8_0' | 'q4_0' }
-
-/** ggml's `quantize_row_q4_0_ref` then dequantisation: per block of 32, d = max / −8, q = round(x/d + 8.5) clamped to 0..15. */
-function roundQ4_0(values: Float32Array): void {
-  for (let start = 0; start + 32 <= values.length; start += 32) {
-    let amax = 0
-    let max = 0
-    for (let j = 0; j < 32; j++) {
-      const v = values[start + j]!
-      if (Math.abs(v) > amax) {
-        amax = Math.abs(v)
-        max = v
-      }
-    }
-    const d = Math.fround(max / -8)
-    const inverse = d ? Math.fround(1 / d) : 0
-    const stored = float16Value(float16Bits(d))
-    for (let j = 0; j < 32; j++) {
-      const q = Math.min(15, Math.trunc(Math.fround(Math.fround(values[start + j]! * inverse) + 8.5)))
-      values[start + j] = (q - 8) * stored
-    }
-  }
-}
 
 function changeWeights(weights: Float32Array, name: string, change: WeightChange): void {
   if ('noise' in change) {
@@ -53,7 +32,8 @@ function changeWeights(weights: Float32Array, name: string, change: WeightChange
     const usable = weights.length - (weights.length % 32)
     weights.set(dequantizeQ8_0(quantizeQ8_0(weights.subarray(0, usable))), 0)
   } else {
-    roundQ4_0(weights)
+    const usable = weights.length - (weights.length % 32)
+    weights.set(dequantizeQ4_0(quantizeQ4_0(weights.subarray(0, usable))), 0)
   }
 }
 

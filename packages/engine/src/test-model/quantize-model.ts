@@ -1,13 +1,19 @@
 import { open, readFile } from 'node:fs/promises'
 import { InvalidModelFileError } from '../errors.js'
+import { ggmlTensorByteLength } from '../ggml-type-sizes.js'
 import { GGUF_ALIGNMENT } from './gguf-writer.js'
-import { Q8_0_BLOCK_VALUES, quantizeQ8_0 } from './q8-0.js'
+import { quantizeQ4_0 } from './q4-0.js'
+import { quantizeQ8_0 } from './q8-0.js'
 
 const GGUF_MAGIC = 0x46554747
 const GGML_F32 = 0
-const GGML_Q8_0 = 8
-/** `general.file_type` of llama.cpp: LLAMA_FTYPE_MOSTLY_Q8_0. */
-const FTYPE_MOSTLY_Q8_0 = 7
+/** Per target: the ggml tensor type, llama.cpp's `general.file_type` (LLAMA_FTYPE_MOSTLY_…), the quantiser. */
+const TARGETS = {
+  q8_0: { ggmlType: 8, fileType: 7, quantize: quantizeQ8_0 },
+  q4_0: { ggmlType: 2, fileType: 2, quantize: quantizeQ4_0 },
+} as const
+/** Values per block of both targets. */
+const BLOCK_VALUES = 32
 /** Byte sizes of GGUF scalar value types (uint8 … float64, bool); 8 = string, 9 = array. */
 const SCALAR_BYTES: Record<number, number> = {
   0: 1,
@@ -71,19 +77,23 @@ class Reader {
 }
 
 /**
- * Writes the Q8_0 quantisation of an F32 GGUF model, as `llama-quantize … Q8_0` does for the weight
- * matrices: every F32 tensor of 2+ dimensions whose rows are a multiple of 32 becomes Q8_0 (ggml's
- * reference quantiser); norms and other vectors stay F32. Metadata (architecture, tokenizer, chat
- * template) is copied byte for byte, `general.file_type` set to MOSTLY_Q8_0. Real weights, a real model
- * of its own hash: e.g. a second model from stories260K that answers in English.
+ * Writes the Q8_0 or Q4_0 quantisation of an F32 GGUF model, as `llama-quantize … Q8_0` does for the
+ * weight matrices: every F32 tensor of 2+ dimensions whose rows are a multiple of 32 is quantised
+ * (ggml's reference quantiser); norms and other vectors stay F32. Metadata (architecture, tokenizer,
+ * chat template) is copied byte for byte, `general.file_type` set to MOSTLY_Q8_0 / MOSTLY_Q4_0. Real
+ * weights, a real model of its own hash: e.g. a second model from stories260K that answers in English,
+ * or the cheaper file a cheater would serve in place of the Q8_0 one.
  *
  * @example
- * await quantizeModelQ8_0({ from: 'stories260K.gguf', to: 'stories260K-q8_0.gguf' })
+ * await quantizeModel({ from: 'stories260K.gguf', to: 'stories260K-q8_0.gguf', type: 'q8_0' })
  */
-export async function quantizeModelQ8_0(options: {
+export async function quantizeModel(options: {
   from: string
   to: string
+  type: keyof typeof TARGETS
 }): Promise<{ tensorsQuantized: number; fileSize: number }> {
+  const target = TARGETS[options.type]
+  if (!target) throw new RangeError(`cannot quantise to ${String(options.type)}: q8_0 or q4_0`)
   const source = new Uint8Array(await readFile(options.from))
   const r = new Reader(source)
   if (source.length < 24 || r.u32() !== GGUF_MAGIC)
@@ -105,7 +115,7 @@ export async function quantizeModelQ8_0(options: {
   }
   const metadata = source.slice(kvStart, r.offset)
   if (fileTypeValueAt >= 0)
-    new DataView(metadata.buffer).setUint32(fileTypeValueAt - kvStart, FTYPE_MOSTLY_Q8_0, true)
+    new DataView(metadata.buffer).setUint32(fileTypeValueAt - kvStart, target.fileType, true)
   const tensors: TensorInfo[] = []
   for (let i = 0; i < tensorCount; i++) {
     const name = r.string()
@@ -121,12 +131,14 @@ export async function quantizeModelQ8_0(options: {
   const data = tensors.map((t) => {
     const count = t.dims.reduce((a, b) => a * Number(b), 1)
     const start = dataStart + Number(t.offset)
-    if (t.type === GGML_F32 && t.dims.length >= 2 && Number(t.dims[0]) % Q8_0_BLOCK_VALUES === 0) {
+    if (t.type === GGML_F32 && t.dims.length >= 2 && Number(t.dims[0]) % BLOCK_VALUES === 0) {
       const values = new Float32Array(source.buffer.slice(start, start + count * 4))
       tensorsQuantized++
-      return { type: GGML_Q8_0, bytes: quantizeQ8_0(values) }
+      return { type: target.ggmlType, bytes: target.quantize(values) }
     }
-    const size = tensorByteSize(t, count)
+    const size = ggmlTensorByteLength(t.type, t.dims)
+    if (size === undefined)
+      throw new InvalidModelFileError(options.from, `tensor ${t.name}: unknown ggml type ${t.type}`)
     return { type: t.type, bytes: source.subarray(start, start + size) }
   })
 
@@ -173,12 +185,4 @@ export async function quantizeModelQ8_0(options: {
     await file.close()
   }
   return { tensorsQuantized, fileSize: align(headerLength) + offset }
-}
-
-/** Bytes of a tensor the quantiser copies as is (F32, F16 or Q8_0). */
-function tensorByteSize(t: TensorInfo, count: number): number {
-  if (t.type === GGML_F32) return count * 4
-  if (t.type === 1) return count * 2
-  if (t.type === GGML_Q8_0) return (count / Q8_0_BLOCK_VALUES) * 34
-  throw new RangeError(`tensor ${t.name}: ggml type ${t.type} cannot be copied by this quantiser`)
 }
