@@ -217,7 +217,9 @@ export function createDispatcher(deps: DispatchDeps): {
         tried.add(chosen.peerId)
         failures++
         if (error instanceof VerificationFailed) {
-          attempts.push(`${chosen.peerId}: failed verification (${error.reason}); banned`)
+          attempts.push(
+            `${chosen.peerId}: failed verification (${error.reason}); banned; receipt ${error.receiptId}`,
+          )
           // Text already streamed to the client cannot be taken back: report, don't splice answers.
           if (delivered.value) throw error
           continue

@@ -244,6 +244,7 @@ export function createJobRunner({
         reason: `streamed tokens failed the router's re-execution: ${answer.failure}`,
         issuedAtMs: BigInt(Date.now()),
         streaming: release === 'held' ? '' : release,
+        tokenCheck: tokenCheckMessage(answer.verdict()),
       })
       throw failed(jobHex, receipt, providerId)
     }
@@ -431,11 +432,14 @@ export function createJobRunner({
 /** A provider's answer failed verification (already recorded: the provider is banned). */
 export class VerificationFailed extends InfraxaError {
   readonly reason: string
+  /** The failed job's receipt (`GET /v1/receipts/:id`). */
+  readonly receiptId: string
   constructor(providerId: string, reason: string, jobId: string) {
     super('ERR_VERIFICATION_FAILED', `answer of ${providerId} failed verification: ${reason}`, {
       details: `receipt ${jobId}`,
     })
     this.reason = reason
+    this.receiptId = jobId
   }
 }
 

@@ -29,6 +29,16 @@ interface Row {
   falseAccusations: number
   /** Per job, the receipt's per-token statistic (jobs whose receipt has one). */
   statistic: Array<{ mismatches: number; steps: number; largestMargin: number; pValue: number }>
+  /** Caught jobs, by the check that failed them. */
+  caughtBy: Record<string, number>
+}
+
+/** Which check a failed receipt's reason names. */
+function checkOf(reason: string): string {
+  if (/stepwise/.test(reason)) return 'stepwise replay'
+  if (/sampler's pick|most likely tokens|nucleus/.test(reason)) return 'token statistic'
+  if (/log-prob|top-k|probabilities sum|sampling rule/.test(reason)) return 'opened-step log-probs'
+  return 'other'
 }
 
 /** The per-token statistic a receipt records (`token_check`), if it has one. */
@@ -46,10 +56,10 @@ describe('attack suite: token and weight cheats, measured', () => {
     { length: JOBS },
     (_, i) => `${['Once', 'Tom', 'The cat', 'Lily', 'One day'][i % 5]} ${i}`,
   )
-  const request = (content: string, stream: boolean): CompletionRequest => ({
+  const request = (content: string, stream: boolean, tokens = TOKENS): CompletionRequest => ({
     model: 'stories260K',
     messages: [{ role: 'user', content }],
-    maxTokens: TOKENS,
+    maxTokens: tokens,
     temperature: 0,
     seed: 0n,
     stop: [],
@@ -88,31 +98,40 @@ describe('attack suite: token and weight cheats, measured', () => {
     return { provider, router }
   }
 
-  /** Hash of each claimed model, by path (its answers are in `reference`). */
+  /** Hash of each claimed model, by path (its answers are in `reference`, by path, length and prompt). */
   const hashes = new Map<string, Uint8Array>()
-  async function referenceFor(base: string): Promise<void> {
-    if (hashes.has(base)) return
-    const { router, provider } = await pair(`reference-${hashes.size}`, base, undefined, base)
+  const referenced = new Set<string>()
+  async function referenceFor(base: string, tokens = TOKENS): Promise<void> {
+    if (referenced.has(`${base}\n${tokens}`)) return
+    referenced.add(`${base}\n${tokens}`)
+    const { router, provider } = await pair(`reference-${referenced.size}`, base, undefined, base)
     hashes.set(base, provider.models[0]!.hash)
     for (const content of prompts) {
       const answer = await router.api.complete(
-        request(content, false),
+        request(content, false, tokens),
         undefined,
         new AbortController().signal,
       )
-      reference.set(`${base}\n${content}`, answer.text)
+      reference.set(`${base}\n${tokens}\n${content}`, answer.text)
     }
   }
 
+  /**
+   * Runs the jobs of one attack (held, then verified streaming) against a fresh router. `base` is the
+   * model the cheater claims (the router's copy; default stories260K F32).
+   */
   async function measure(
     attack: string,
     model: string,
     dishonest?: DishonestBehaviour,
-    base = storiesPath(),
-    parallel = 1,
-    stepwiseAuditRate = 0,
+    {
+      base = storiesPath(),
+      parallel = 1,
+      stepwiseAuditRate = 0,
+      tokens = TOKENS,
+    }: { base?: string; parallel?: number; stepwiseAuditRate?: number; tokens?: number } = {},
   ): Promise<Row[]> {
-    await referenceFor(base)
+    await referenceFor(base, tokens)
     // Another file is served under the claimed model's hash: what a cheater with a look-alike does.
     const claim = model === base ? dishonest : { ...dishonest, claimModelHash: hashes.get(base)! }
     const { provider, router } = await pair(
@@ -126,13 +145,14 @@ describe('attack suite: token and weight cheats, measured', () => {
     const out: Row[] = []
     for (const release of ['held', 'verified'] as const) {
       const row: Row = {
-        attack,
+        attack: tokens === TOKENS ? attack : `${attack}, ${tokens} tokens`,
         release,
         jobs: 0,
         differed: 0,
         caught: 0,
         falseAccusations: 0,
         statistic: [],
+        caughtBy: {},
       }
       for (const content of prompts) {
         let text = ''
@@ -141,7 +161,7 @@ describe('attack suite: token and weight cheats, measured', () => {
         let check: TokenCheckView | undefined
         try {
           const result = await router.api.complete(
-            request(content, release === 'verified'),
+            request(content, release === 'verified', tokens),
             release === 'verified' ? () => {} : undefined,
             new AbortController().signal,
           )
@@ -153,7 +173,12 @@ describe('attack suite: token and weight cheats, measured', () => {
           const said = String((error as Error).message) + String((error as { details?: string }).details)
           caught = /failed verification/.test(said)
           const id = /receipt ([0-9a-f]{32})/.exec(said)?.[1]
-          check = id ? (router.api.receipt(id)?.token_check as TokenCheckView | undefined) : undefined
+          const receipt = id ? router.api.receipt(id) : undefined
+          check = receipt?.token_check as TokenCheckView | undefined
+          if (caught) {
+            const by = checkOf(String(receipt?.reason ?? ''))
+            row.caughtBy[by] = (row.caughtBy[by] ?? 0) + 1
+          }
         }
         if (check)
           row.statistic.push({
@@ -166,7 +191,7 @@ describe('attack suite: token and weight cheats, measured', () => {
         if (failed && !caught) throw new Error(`${attack}: a job failed without a verdict`)
         row.jobs++
         // The answer differed from the claimed model's (a caught job's answer never reached the client).
-        if (caught || text !== reference.get(`${base}\n${content}`)) row.differed++
+        if (caught || text !== reference.get(`${base}\n${tokens}\n${content}`)) row.differed++
         if (caught) row.caught++
         if (caught && claim === undefined) row.falseAccusations++
         if (router.reputation.get(provider.peerId).banned)
@@ -203,16 +228,22 @@ describe('attack suite: token and weight cheats, measured', () => {
     // (fail below p = 10^-6, i.e. above 6; grey above 3).
     console.log('\nper-job token statistic (receipts that record one)')
     console.log(
-      '| attack | release | jobs scored | mismatches / job p50 / p95 / max | largest margin p50 / max (nats) | −log10 p p50 / max | jobs with −log10 p ≥ 6 |',
+      '| attack | release | jobs with a statistic | mismatches / job p50 / p95 / max | largest margin p50 / max (nats) | −log10 p p50 / max | jobs with −log10 p ≥ 6 | caught by |',
     )
-    console.log('| --- | --- | --- | --- | --- | --- | --- |')
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
     const f = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '∞')
     for (const r of rows) {
       const m = r.statistic.map((s) => s.mismatches)
-      const margin = r.statistic.map((s) => (s.largestMargin < 0 ? Number.POSITIVE_INFINITY : s.largestMargin))
+      const margin = r.statistic.map((s) =>
+        s.largestMargin < 0 ? Number.POSITIVE_INFINITY : s.largestMargin,
+      )
       const lp = r.statistic.map((s) => -Math.log10(Math.max(s.pValue, 1e-300)))
       console.log(
-        `| ${r.attack} | ${r.release} | ${r.statistic.length} | ${f(quantile(m, 0.5))} / ${f(quantile(m, 0.95))} / ${f(quantile(m, 1))} | ${f(quantile(margin, 0.5), 3)} / ${f(quantile(margin, 1), 3)} | ${f(quantile(lp, 0.5), 1)} / ${f(quantile(lp, 1), 1)} | ${lp.filter((x) => x >= 6).length} |`,
+        `| ${r.attack} | ${r.release} | ${r.statistic.length} | ${f(quantile(m, 0.5))} / ${f(quantile(m, 0.95))} / ${f(quantile(m, 1))} | ${f(quantile(margin, 0.5), 3)} / ${f(quantile(margin, 1), 3)} | ${f(quantile(lp, 0.5), 1)} / ${f(quantile(lp, 1), 1)} | ${lp.filter((x) => x >= 6).length} | ${
+          Object.entries(r.caughtBy)
+            .map(([by, n]) => `${by} ${n}`)
+            .join(', ') || '—'
+        } |`,
       )
     }
   }, TIMEOUT)
@@ -242,13 +273,35 @@ describe('attack suite: token and weight cheats, measured', () => {
   )
 
   it(
-    'random token forgery on 5% of steps: every token is scored, so far more than 1 − 0.95^4 of changed jobs are caught',
+    'random token forgery on 5% of steps, 64-token jobs: every token is scored, so nearly every job is caught (theory with 4 openings: 1 − 0.95^4)',
     async () => {
-      const [held, verified] = await measure('random forgery f=0.05', storiesPath(), {
-        forgeStep: randomTokenForgery({ fraction: 0.05 }),
-      })
-      // (The forgery picks other steps in each job, so the two rows changed different jobs.)
-      for (const row of [held!, verified!]) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.8)
+      const [held, verified] = await measure(
+        'random forgery f=0.05',
+        storiesPath(),
+        { forgeStep: randomTokenForgery({ fraction: 0.05 }) },
+        { tokens: 64 },
+      )
+      // (The forgery picks other steps in each job, so the two rows changed different jobs.) Of all jobs,
+      // not only the changed ones: a 64-token job escapes the forgery with probability 0.95^64 = 3.7%.
+      for (const row of [held!, verified!]) expect(row.caught / row.jobs).toBeGreaterThanOrEqual(0.8)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'random token forgery on 1% and on every step: the rare forgery is caught whenever it changed the answer',
+    async () => {
+      for (const row of await measure(
+        'random forgery f=0.01',
+        storiesPath(),
+        { forgeStep: randomTokenForgery({ fraction: 0.01, seed: 3 }) },
+        { tokens: 64 },
+      ))
+        if (row.differed > 0) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.9)
+      for (const row of await measure('random forgery f=1', storiesPath(), {
+        forgeStep: randomTokenForgery({ fraction: 1 }),
+      }))
+        expect(row.caught).toBe(row.jobs)
     },
     TIMEOUT,
   )
@@ -272,20 +325,15 @@ describe('attack suite: token and weight cheats, measured', () => {
   it(
     'a provider claiming batched decoding (parallel 4) gets no cheaper check: honest passes, near-tie caught',
     async () => {
-      for (const row of await measure(
-        'honest control, parallel 4',
-        storiesPath(),
-        undefined,
-        storiesPath(),
-        4,
-      ))
+      for (const row of await measure('honest control, parallel 4', storiesPath(), undefined, {
+        parallel: 4,
+      }))
         expect(row.falseAccusations).toBe(0)
       const rowsOut = await measure(
         'near-tie forgery f=1 (gap 0.2), parallel 4',
         storiesPath(),
         { forgeStep: nearTieForgery({ gap: 0.2 }) },
-        storiesPath(),
-        4,
+        { parallel: 4 },
       )
       // The stepwise follow-up runs with the batched drift bound (0.1): swaps past it fail at once.
       for (const row of rowsOut) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.8)
@@ -302,10 +350,10 @@ describe('attack suite: token and weight cheats, measured', () => {
         'near-tie forgery f=1, generated Q8_0 llama',
         q8,
         { forgeStep: nearTieForgery({ gap: 0.2 }) },
-        q8,
+        { base: q8 },
       )
       for (const row of rowsOut) expect(row.caught).toBe(row.differed)
-      const honest = await measure('honest control, generated Q8_0 llama', q8, undefined, q8)
+      const honest = await measure('honest control, generated Q8_0 llama', q8, undefined, { base: q8 })
       for (const row of honest) expect(row.falseAccusations).toBe(0)
     },
     TIMEOUT,
@@ -325,11 +373,11 @@ describe('attack suite: token and weight cheats, measured', () => {
         'Q8_0 → Q4_0 (real Q4_0 file)',
         q4,
         { claimSummary: await summaryOf(q8) },
-        q8,
+        { base: q8 },
       )
       // On the bit-exact class the opened steps' log-probs give the swap away even where no token moved.
       for (const row of rowsOut) expect(row.caught).toBe(row.jobs)
-      const honest = await measure('honest control, stories260K Q8_0', q8, undefined, q8)
+      const honest = await measure('honest control, stories260K Q8_0', q8, undefined, { base: q8 })
       for (const row of honest) expect(row.falseAccusations).toBe(0)
     },
     TIMEOUT,
@@ -365,22 +413,15 @@ describe('attack suite: token and weight cheats, measured', () => {
       // With a stepwise (bit-exact) audit on every job, even the swaps that changed no token are caught,
       // and an honest provider still is not.
       const f16 = join(dir, 'stories-as-f16.gguf')
-      for (const row of await measure(
-        'F32 → F16 weights, stepwise audit of every job',
-        f16,
-        undefined,
-        storiesPath(),
-        1,
-        1,
-      ))
+      for (const row of await measure('F32 → F16 weights, stepwise audit of every job', f16, undefined, {
+        stepwiseAuditRate: 1,
+      }))
         expect(row.caught).toBe(row.jobs)
       for (const row of await measure(
         'honest control, stepwise audit of every job',
         storiesPath(),
         undefined,
-        storiesPath(),
-        1,
-        1,
+        { stepwiseAuditRate: 1 },
       ))
         expect(row.falseAccusations).toBe(0)
     },
