@@ -16,18 +16,20 @@ export interface ProviderProcess {
 }
 
 /**
- * Starts one of the apps' bins; resolves with its stdout so far once `ready` matches it (and a stop
- * that sends SIGTERM, then SIGKILL after 5 s), rejects if it exits or takes longer than `timeoutMs`.
+ * Starts one of the apps' bins (or another Node script); resolves with its stdout so far once `ready`
+ * matches it (and a stop that sends SIGTERM, then SIGKILL after 5 s), rejects if it exits or takes
+ * longer than `timeoutMs`. `nodeArgs` go before the script (e.g. `--import` hooks), `env` on top of ours.
  */
-function spawnBin(
+export function spawnBin(
   bin: string,
   args: string[],
   ready: RegExp,
   timeoutMs: number,
+  { nodeArgs = [], env = {} }: { nodeArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<{ out: string; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [bin, ...args], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
+    env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true', ...env },
   })
   let out = ''
   let err = ''

@@ -20,8 +20,6 @@ export interface EligibilityDeps {
   scheduler: Scheduler
   /** Entries of the committed top-k per step the router asks for. */
   commitTopK: number
-  /** Accept providers on another engine build (judged with that build's noise model). */
-  allowOtherBuilds: boolean
 }
 
 /**
@@ -46,12 +44,8 @@ export function eligibleProviders(
     if (cap.maxOutputTokens > 0 && req.maxTokens > cap.maxOutputTokens) continue
     if (cap.maxCommitTopK > 0 && deps.commitTopK > cap.maxCommitTopK) continue
     if (!ProviderTable.keyMatches(provider.peerId, provider.publicKey)) continue
-    if (
-      !deps.allowOtherBuilds &&
-      verifyModels.engineFor(hash) !== undefined &&
-      !verifyModels.sameEngine(hash, offer.engine)
-    )
-      continue
+    // Engines with no measured noise model (GPUs, another release) only when the operator allows them.
+    if (verifyModels.engineFor(hash) !== undefined && !verifyModels.judges(hash, offer.engine)) continue
     // The file behind a hash has one architecture, weight type and size: an offer that says otherwise
     // is not for the model the router verifies with.
     if (!verifyModels.offerMatchesCopy(hash, offer)) continue

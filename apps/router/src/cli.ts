@@ -18,8 +18,9 @@ Options:
   --audit-steps <c>          transcript steps audited per job (default 4)
   --audit-rate <r>           fraction of jobs audited after probation, 0..1 (default 1)
   --mdns                     discover providers on the LAN
-  --allow-other-builds       also use providers whose llama.cpp build differs (looser tolerance:
-                             catches another model, not another quantisation)
+  --allow-unmeasured-engines also use providers on engines with no measured noise model (GPUs,
+                             another llama.cpp release): catches another model, not another
+                             quantisation. Other CPU builds are always used, with their measured bounds
   --stepwise-audit-rate <r>  share of audited jobs also re-executed stepwise, bit-exact, 0..1 (default
                              0.05): catches weight swaps that changed no token
   --no-stepwise              do not re-check mismatching float-model jobs stepwise (bit-exact, about
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
         'audit-steps': { type: 'string' },
         'audit-rate': { type: 'string' },
         mdns: { type: 'boolean' },
-        'allow-other-builds': { type: 'boolean' },
+        'allow-unmeasured-engines': { type: 'boolean' },
         'no-stepwise': { type: 'boolean' },
         'stepwise-audit-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -89,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       auditSteps: int('audit-steps', 4, 1),
       auditRate,
       mdns: values.mdns === true,
-      allowOtherBuilds: values['allow-other-builds'] === true,
+      allowUnmeasuredEngines: values['allow-unmeasured-engines'] === true,
       stepwiseFollowUp: values['no-stepwise'] !== true,
       stepwiseAuditRate,
     })

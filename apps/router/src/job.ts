@@ -28,7 +28,8 @@ import type { RouterMetrics } from './metrics.js'
 import type { ProviderTable } from './provider-table.js'
 import type { ReceiptStore } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
-import type { VerifyModels } from './verify-models.js'
+import type { TokenEvidence } from './token-evidence.js'
+import { sameEngineClaims, type VerifyModels } from './verify-models.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
@@ -48,6 +49,8 @@ export interface JobDeps {
   registry: ModeRegistry
   receipts: ReceiptStore
   reputation: ReputationBook
+  /** Per-token evidence summed over each provider's jobs (the sequential test behind grey). */
+  evidence: TokenEvidence
   providers: ProviderTable
   verifyModels: VerifyModels
   vrfSecretKey: Uint8Array
@@ -76,6 +79,7 @@ export function createJobRunner({
   registry,
   receipts,
   reputation,
+  evidence,
   providers,
   verifyModels,
   vrfSecretKey,
@@ -183,6 +187,7 @@ export function createJobRunner({
     // Before the signed response names the provider's engine, its capability offer does (the same claim).
     const offered = providers.serving(args.modelHash).find((p) => p.provider.peerId === providerId)?.offer
     const streamTolerance = verifyModels.toleranceFor(args.modelHash, offered?.engine)
+    const streamNoise = verifyModels.noiseFor(args.modelHash, offered?.engine)
     const stopStream = new AbortController()
     const answer = new AnswerStream({
       engine,
@@ -191,7 +196,7 @@ export function createJobRunner({
       sampling: samplingParamsOf(requestMessage.sampling),
       k: commitTopK,
       drift: streamTolerance.maxLogprobDelta,
-      noise: verifyModels.noiseFor(args.modelHash, offered?.engine),
+      noise: streamNoise,
       release,
       maxTokens: req.maxTokens,
       ...(settings.streamCheckTokens !== undefined && { chunkTokens: settings.streamCheckTokens }),
@@ -278,6 +283,10 @@ export function createJobRunner({
       )
     } else if (!sameTokens(response.promptTokens, args.promptTokens)) {
       fail('prompt tokens are not the requested prompt as the model tokenizes it')
+    } else if (offered?.engine && !sameEngineClaims(offered.engine, response.engine)) {
+      // The offer chose how the job is judged; a response may not name another engine after the fact
+      // (e.g. another build, for a looser tolerance in later audits and fraud checks).
+      fail('the signed response names another engine than the provider advertised')
     }
     // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
     let tokenCheck = release === 'verified' ? answer.verdict() : undefined
@@ -338,6 +347,13 @@ export function createJobRunner({
         audited = challenge.steps.length
         metrics.audited(audited)
       }
+    }
+    // Each job's tokens also count towards the provider's running total: cheats that stay within honest
+    // noise per job (grey, or even pass) add up across jobs until the total is beyond it.
+    const noiseRate = (release === 'verified' ? streamNoise : tokenNoise)?.mismatchRate
+    if (tokenCheck && noiseRate !== undefined && verdict !== 'failed') {
+      const total = evidence.add(providerId, tokenCheck, noiseRate)
+      if (total.reason !== undefined) fail(`across jobs: ${total.reason}`)
     }
     if (optimistic && verdict !== 'failed') {
       const result = await mode.verify(

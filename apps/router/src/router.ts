@@ -20,6 +20,7 @@ import { auditAgain } from './re-audit.js'
 import { ReceiptStore, receiptIdOf } from './receipts.js'
 import { type ReputationBook as Book, ReputationBook } from './reputation.js'
 import { Scheduler } from './scheduler.js'
+import { TokenEvidence } from './token-evidence.js'
 import { type VerifyModelSource, VerifyModels } from './verify-models.js'
 import { loadOrCreateVrfKey } from './vrf-key.js'
 import { createWatcher } from './watcher.js'
@@ -69,12 +70,13 @@ export interface RouterOptions {
   /** fraud_proof mode: how long an optimistic answer stays open to fraud proofs. @default 10 min */
   challengeWindowMs?: number
   /**
-   * Accept providers whose engine (llama.cpp build, batch size, attention) differs from the router's,
-   * compared with CROSS_BUILD_TOLERANCE: catches another model, not another quantisation. Without it
-   * such providers are not selected (an honest one would fail the calibrated tolerance).
+   * Also select providers on engines with no measured noise model (a GPU, another llama.cpp release),
+   * compared with CROSS_BUILD_TOLERANCE: catches another model, not another quantisation. Providers on
+   * another CPU build of the router's release (or other batch / attention settings) are always eligible,
+   * judged with that class's measured tolerance and noise.
    * @default false
    */
-  allowOtherBuilds?: boolean
+  allowUnmeasuredEngines?: boolean
   /**
    * Re-check a float-weight job whose per-token check shows a mismatch by replaying it stepwise (as the
    * provider decoded: bit-exact on the same build), at about the cost of generating it; a token still
@@ -112,6 +114,8 @@ export interface Router extends AsyncDisposable {
   readonly url: string | undefined
   readonly api: RouterApi
   readonly reputation: Book
+  /** Per-token evidence summed over each provider's jobs (the sequential test behind grey verdicts). */
+  readonly evidence: TokenEvidence
   readonly providers: ProviderTable
   /** Refresh the provider table now: connected peers, then the DHT for every verifiable model. */
   refresh(timeoutMs?: number): Promise<void>
@@ -160,7 +164,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     ...(options.verifyContexts !== undefined && { contexts: options.verifyContexts }),
     ...(options.onProgress && { onProgress: options.onProgress }),
     ...(options.tolerance && { tolerance: options.tolerance }),
-    ...(options.allowOtherBuilds !== undefined && { allowOtherBuilds: options.allowOtherBuilds }),
+    ...(options.allowUnmeasuredEngines !== undefined && {
+      allowUnmeasuredEngines: options.allowUnmeasuredEngines,
+    }),
     ...(options.stepwiseFollowUp !== undefined && { stepwiseFollowUp: options.stepwiseFollowUp }),
   })
   const disposeModels = () => verifyModels.dispose()
@@ -226,11 +232,13 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   const periodic = setInterval(() => void refresh().catch(() => {}), 15_000)
   periodic.unref()
 
+  const evidence = new TokenEvidence(db)
   const runJob = createJobRunner({
     node,
     registry,
     receipts,
     reputation,
+    evidence,
     providers,
     verifyModels,
     vrfSecretKey,
@@ -259,7 +267,6 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     runJob,
     refresh,
     commitTopK,
-    allowOtherBuilds: options.allowOtherBuilds ?? false,
     maxAttempts,
     queueWaitMs,
     newcomerShare: options.newcomerShare ?? 0.1,
@@ -355,6 +362,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     url,
     api,
     reputation,
+    evidence,
     providers,
     refresh,
     auditAgain: (receiptId, signal) =>

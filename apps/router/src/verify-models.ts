@@ -10,10 +10,28 @@ import {
   type LoadProgress,
   loadModel,
   tokenNoiseFor,
+  toleranceForOtherCpuBuild,
   toleranceForQuantization,
 } from '@infraxa/engine'
 import type { TokenNoise, Tolerance } from '@infraxa/proofs/audit'
 import { bytesEqual, type EngineInfo as EngineInfoMessage } from '@infraxa/protocol'
+
+/**
+ * Whether two engine claims of one provider (its capability offer, its signed response) name the same
+ * numerics: release, backend, build and the settings that change log-probs.
+ */
+export function sameEngineClaims(a: EngineInfoMessage, b: EngineInfoMessage | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.engineVersion === b.engineVersion &&
+    a.backend === b.backend &&
+    a.build === b.build &&
+    a.batchSize === b.batchSize &&
+    a.flashAttention === b.flashAttention &&
+    a.kvCacheType === b.kvCacheType &&
+    a.parallel === b.parallel
+  )
+}
 
 /** A model the router can re-execute to verify answers. */
 export type VerifyModelSource = { path: string } | { uri: string } | { engine: EngineModel }
@@ -41,8 +59,12 @@ export interface VerifyModelOptions {
   onProgress?: (model: string, progress: LoadProgress) => void
   /** A fixed tolerance instead of the calibrated ones. */
   tolerance?: Tolerance
-  /** Judge providers on another engine build (with the cross-build tolerance and noise). */
-  allowOtherBuilds?: boolean
+  /**
+   * Also judge providers on hardware with no measured noise model (a GPU, another llama.cpp release),
+   * with the cross-build tolerance, which catches another model but not another quantisation. Other CPU
+   * builds of the router's release are measured and judged by default.
+   */
+  allowUnmeasuredEngines?: boolean
   /** Re-check mismatching float-weight jobs stepwise (see RouterOptions.stepwiseFollowUp). @default true */
   stepwiseFollowUp?: boolean
 }
@@ -126,16 +148,51 @@ export class VerifyModels {
   }
 
   /**
-   * The tolerance for comparing a provider's commitments with this router's re-execution: the calibrated
-   * one. The engine info is the provider's own claim, so the loose cross-build tolerance applies only
-   * when the operator opted in (`allowOtherBuilds`), and it then still catches another model.
+   * How a provider's engine relates to this router's, by what has been measured (engine
+   * docs/calibration.md): `same` (bit-exact or near it), `other-cpu-build` (another CPU build of the same
+   * llama.cpp release, or other batch / attention settings: groups e and f, up to 0.171 on Q8_0),
+   * `unmeasured` (a GPU, another release or KV cache type, or no engine info: no measured bound).
+   */
+  engineClass(
+    modelHash: Uint8Array,
+    providerEngine: EngineInfoMessage | undefined,
+  ): 'same' | 'other-cpu-build' | 'unmeasured' {
+    if (this.sameEngine(modelHash, providerEngine)) return 'same'
+    const mine = this.engineFor(modelHash)?.engineInfo
+    if (
+      mine !== undefined &&
+      providerEngine !== undefined &&
+      providerEngine.engineVersion === mine.engineVersion &&
+      providerEngine.backend === 'cpu' &&
+      mine.backend === 'cpu' &&
+      providerEngine.kvCacheType === mine.kvCacheType
+    )
+      return 'other-cpu-build'
+    return 'unmeasured'
+  }
+
+  /** Whether this router judges providers on this engine at all (unmeasured ones only when allowed). */
+  judges(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): boolean {
+    return (
+      this.#options.allowUnmeasuredEngines === true ||
+      this.engineClass(modelHash, providerEngine) !== 'unmeasured'
+    )
+  }
+
+  /**
+   * The tolerance for comparing a provider's commitments with this router's re-execution, for its
+   * engine class: the calibrated one on the same engine, the measured cross-build one on another CPU
+   * build ({@link toleranceForOtherCpuBuild}), the loose cross-build one for unmeasured engines (judged
+   * only when the operator opted in, `allowUnmeasuredEngines`; it still catches another model).
    */
   toleranceFor(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): Tolerance {
     if (this.#options.tolerance) return this.#options.tolerance
-    if (this.#options.allowOtherBuilds && !this.sameEngine(modelHash, providerEngine))
-      return CROSS_BUILD_TOLERANCE
     const quantization = this.engineFor(modelHash)?.summary.quantization
-    return quantization === undefined ? CALIBRATED_TOLERANCE : toleranceForQuantization(quantization)
+    if (quantization === undefined) return CALIBRATED_TOLERANCE
+    const engineClass = this.engineClass(modelHash, providerEngine)
+    if (engineClass === 'other-cpu-build') return toleranceForOtherCpuBuild(quantization)
+    if (engineClass === 'unmeasured' && this.#options.allowUnmeasuredEngines) return CROSS_BUILD_TOLERANCE
+    return toleranceForQuantization(quantization)
   }
 
   /**

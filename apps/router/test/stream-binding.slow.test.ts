@@ -150,13 +150,15 @@ describe('streamed text is bound to verified tokens', () => {
     expect(router.reputation.get(provider.peerId).banned).toBe(true)
   })
 
-  it('a grey per-token result (unusual, not damning) costs nothing but puts the provider back on probation', async () => {
+  it('a grey per-token result (unusual, not damning) costs nothing but probation; the same cheat repeated is concluded across jobs', async () => {
     // Two near-tie flips (logits nudged to fit) in 32 tokens: on the prefill's noise alone more than
     // honest noise makes likely (p ≈ 5e-4), fewer than proof — as a router without the stepwise
-    // follow-up judges them (with it they are proven: next test).
+    // follow-up judges them (with it they are proven: next test). Job after job they add up: the
+    // provider's running total fails the sequential test (budget 10^-6 over all looks) within a few jobs.
     const { router, provider } = await pair('grey', { forgeStep: twoFlips() }, { stepwiseFollowUp: false })
     let grey = 0
-    for (let i = 0; i < 5; i++) {
+    let concluded: Error | undefined
+    for (let i = 0; i < 8 && concluded === undefined; i++) {
       const { result, error } = await ask(
         router,
         request({
@@ -165,7 +167,10 @@ describe('streamed text is bound to verified tokens', () => {
           messages: [{ role: 'user', content: `Once upon a time ${i}` }],
         }),
       )
-      expect(error).toBeUndefined()
+      if (error !== undefined) {
+        concluded = error
+        break
+      }
       const check = result!.receipt.token_check!
       // Every token scored, not only those up to the last opened step.
       expect(check.steps).toBe(result!.completionTokens)
@@ -173,10 +178,15 @@ describe('streamed text is bound to verified tokens', () => {
         grey++
         expect(router.reputation.events(provider.peerId)[0]).toMatchObject({ event: 'grey' })
         expect(router.reputation.get(provider.peerId).cleanJobs).toBe(0)
+        // A grey job alone is no penalty.
+        expect(router.reputation.get(provider.peerId).banned).toBe(false)
       }
     }
     expect(grey).toBeGreaterThan(0)
-    expect(router.reputation.get(provider.peerId).banned).toBe(false)
+    expect(String(concluded?.message) + String((concluded as { details?: string })?.details)).toMatch(
+      /across jobs: \d+ of \d+ tokens over its \d+ scored jobs/,
+    )
+    expect(router.reputation.get(provider.peerId).banned).toBe(true)
   })
 
   it('the same two flips are proven by the stepwise follow-up (bit-exact replay of the mismatching job)', async () => {

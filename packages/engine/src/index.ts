@@ -6,6 +6,8 @@ export {
   EXACT_REPLAY_TOLERANCE,
   FLOAT_WEIGHTS_TOLERANCE,
   isFloatWeights,
+  OTHER_CPU_BUILD_QUANTISED_TOLERANCE,
+  toleranceForOtherCpuBuild,
   toleranceForQuantization,
 } from './calibrated-tolerance.js'
 export { type DistributionDistance, distributionDistance } from './distribution-distance.js'
