@@ -130,6 +130,8 @@ export interface DishonestBehaviour {
   streamToken?: (t: number, token: number) => number
   /** Sample from the whole committed top-k although the request asks for a top-p nucleus. */
   ignoreTopP?: boolean
+  /** Sign responses naming this CPU build instead of the one advertised (a looser judging class claimed late). */
+  responseBuild?: string
 }
 
 interface ServedModel {
@@ -437,7 +439,10 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         jobId: request.jobId,
         requestHash: requestHash(requestEnvelope),
         modelHash: model.hash,
-        engine: { ...model.engine.engineInfo },
+        engine: {
+          ...model.engine.engineInfo,
+          ...(options.dishonest?.responseBuild && { build: options.dishonest.responseBuild }),
+        },
         promptTokens: result.promptTokens,
         promptTokenHash: promptTokenHash(result.promptTokens),
         outputTokens: result.outputTokens,

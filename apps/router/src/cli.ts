@@ -21,6 +21,7 @@ Options:
   --allow-unmeasured-engines also use providers on engines with no measured noise model (GPUs,
                              another llama.cpp release): catches another model, not another
                              quantisation. Other CPU builds are always used, with their measured bounds
+  --same-build-only          only providers on this router's own build and settings (tightest checks)
   --stepwise-audit-rate <r>  share of audited jobs also re-executed stepwise, bit-exact, 0..1 (default
                              0.05): catches weight swaps that changed no token
   --no-stepwise              do not re-check mismatching float-model jobs stepwise (bit-exact, about
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
         'audit-rate': { type: 'string' },
         mdns: { type: 'boolean' },
         'allow-unmeasured-engines': { type: 'boolean' },
+        'same-build-only': { type: 'boolean' },
         'no-stepwise': { type: 'boolean' },
         'stepwise-audit-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -91,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       auditRate,
       mdns: values.mdns === true,
       allowUnmeasuredEngines: values['allow-unmeasured-engines'] === true,
+      sameBuildOnly: values['same-build-only'] === true,
       stepwiseFollowUp: values['no-stepwise'] !== true,
       stepwiseAuditRate,
     })

@@ -78,6 +78,11 @@ export interface RouterOptions {
    */
   allowUnmeasuredEngines?: boolean
   /**
+   * Select only providers on the router's own engine (build and pinned settings), where every check is
+   * at its tightest: bit-exact quantised replay and the stepwise follow-up. @default false
+   */
+  sameBuildOnly?: boolean
+  /**
    * Re-check a float-weight job whose per-token check shows a mismatch by replaying it stepwise (as the
    * provider decoded: bit-exact on the same build), at about the cost of generating it; a token still
    * not the sampler's pick then fails the job. Off: such jobs are judged on the prefill's noise only
@@ -167,6 +172,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     ...(options.allowUnmeasuredEngines !== undefined && {
       allowUnmeasuredEngines: options.allowUnmeasuredEngines,
     }),
+    ...(options.sameBuildOnly !== undefined && { sameBuildOnly: options.sameBuildOnly }),
     ...(options.stepwiseFollowUp !== undefined && { stepwiseFollowUp: options.stepwiseFollowUp }),
   })
   const disposeModels = () => verifyModels.dispose()

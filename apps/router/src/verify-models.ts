@@ -65,6 +65,8 @@ export interface VerifyModelOptions {
    * builds of the router's release are measured and judged by default.
    */
   allowUnmeasuredEngines?: boolean
+  /** Judge (and select) only providers on the router's own engine: no other CPU builds either. */
+  sameBuildOnly?: boolean
   /** Re-check mismatching float-weight jobs stepwise (see RouterOptions.stepwiseFollowUp). @default true */
   stepwiseFollowUp?: boolean
 }
@@ -173,10 +175,9 @@ export class VerifyModels {
 
   /** Whether this router judges providers on this engine at all (unmeasured ones only when allowed). */
   judges(modelHash: Uint8Array, providerEngine: EngineInfoMessage | undefined): boolean {
-    return (
-      this.#options.allowUnmeasuredEngines === true ||
-      this.engineClass(modelHash, providerEngine) !== 'unmeasured'
-    )
+    const engineClass = this.engineClass(modelHash, providerEngine)
+    if (this.#options.sameBuildOnly) return engineClass === 'same'
+    return this.#options.allowUnmeasuredEngines === true || engineClass !== 'unmeasured'
   }
 
   /**

@@ -77,6 +77,7 @@ describe.skipIf(variants.length < 2)('providers on other CPU builds (Linux x64 p
       claim?: unknown
       nearTieGap?: number
     },
+    routerOptions: { sameBuildOnly?: boolean; queueWaitMs?: number } = {},
   ): Promise<{ router: Router; peerId: string }> {
     const env: Record<string, string> = {
       INFRAXA_TEST_PROVIDER: JSON.stringify({ ...options, dataDir: join(dir, `${name}-p`) }),
@@ -106,6 +107,7 @@ describe.skipIf(variants.length < 2)('providers on other CPU builds (Linux x64 p
       threads: 1,
       probationJobs: 0,
       maxAttempts: 1,
+      ...routerOptions,
     })
     stops.push(() => router.stop())
     return { router, peerId: ready.peerId }
@@ -296,4 +298,20 @@ describe.skipIf(variants.length < 2)('providers on other CPU builds (Linux x64 p
       expect(banned).toBe(true)
     }
   }, 900_000)
+
+  it('--same-build-only: a provider on another build is never selected', async () => {
+    const served = await pair(
+      `same-only-${variants[0]}`,
+      variants[0],
+      { threads: 1, parallel: 1, models: [{ path: storiesPath(), name: 'stories260K' }] },
+      { sameBuildOnly: true, queueWaitMs: 3_000 },
+    )
+    // Known (its record fetched), and still not chosen.
+    for (let i = 0; i < 100 && !served.router.providers.all().some((p) => p.peerId === served.peerId); i++)
+      await new Promise((r) => setTimeout(r, 100))
+    expect(served.router.providers.all().some((p) => p.peerId === served.peerId)).toBe(true)
+    await expect(
+      served.router.api.complete(request('stories260K', 0, false), undefined, new AbortController().signal),
+    ).rejects.toThrow(/no provider|not available|no eligible|waited/i)
+  }, 120_000)
 })

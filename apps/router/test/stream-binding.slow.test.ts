@@ -150,6 +150,17 @@ describe('streamed text is bound to verified tokens', () => {
     expect(router.reputation.get(provider.peerId).banned).toBe(true)
   })
 
+  it('a response naming another build than the provider advertised fails (no looser class claimed late)', async () => {
+    // Selected as the router's own build, the cheat then signs its response as another CPU build, whose
+    // class would be judged more loosely here and in any later check of the receipt.
+    const { router, provider } = await pair('late-build', { responseBuild: 'cpu-x64' })
+    const { error } = await ask(router, request({ stream: false, maxTokens: 16 }))
+    expect(String(error?.message) + String((error as { details?: string })?.details)).toMatch(
+      /names another engine than the provider advertised/,
+    )
+    expect(router.reputation.get(provider.peerId).banned).toBe(true)
+  })
+
   it('a grey per-token result (unusual, not damning) costs nothing but probation; the same cheat repeated is concluded across jobs', async () => {
     // Two near-tie flips (logits nudged to fit) in 32 tokens: on the prefill's noise alone more than
     // honest noise makes likely (p ≈ 5e-4), fewer than proof — as a router without the stepwise
