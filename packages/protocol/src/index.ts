@@ -1,4 +1,4 @@
-export { clone, create, equals, fromBinary, toBinary } from '@bufbuild/protobuf'
+export { clone, create, equals, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf'
 export * from './codec.js'
 export * from './envelope.js'
 export * from './errors.js'
