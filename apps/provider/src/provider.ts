@@ -34,6 +34,7 @@ import {
   signEnvelope,
   TokenChunkSchema,
 } from '@infraxa/protocol'
+import { Admission } from './admission.js'
 import {
   BadChallengeError,
   BusyError,
@@ -76,6 +77,11 @@ export interface ProviderLimits {
   maxQueuedJobs?: number
   /** Most steps one audit may open. @default 64 */
   maxAuditSteps?: number
+  /**
+   * Places per model that one peer can never take (they stay open for other peers, so a flood from one
+   * identity cannot lock everyone else out); at most `maxQueuedJobs`. @default a quarter of the places
+   */
+  reservedForOtherPeers?: number
 }
 
 export interface ProviderOptions {
@@ -140,7 +146,8 @@ interface ServedModel {
   readonly name: string
   readonly engine: EngineModel
   readonly owned: boolean
-  active: number
+  /** Places for its jobs (decoding and queued), shared fairly between peers. */
+  readonly admission: Admission
 }
 
 export interface Provider extends AsyncDisposable {
@@ -182,6 +189,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     maxConcurrentJobs: options.limits?.maxConcurrentJobs ?? 1,
     maxQueuedJobs: options.limits?.maxQueuedJobs ?? 32,
     maxAuditSteps: options.limits?.maxAuditSteps ?? 64,
+    reservedForOtherPeers: options.limits?.reservedForOtherPeers,
   }
   mkdirSync(options.dataDir, { recursive: true })
   const served: ServedModel[] = []
@@ -208,7 +216,18 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       const identity = await engine.identity()
       const hash = options.dishonest?.claimModelHash ?? identity.hash
       const name = source.name ?? modelName(source, identity.name, identity.hashHex)
-      served.push({ hash, hashHex: hex(hash), name, engine, owned, active: 0 })
+      served.push({
+        hash,
+        hashHex: hex(hash),
+        name,
+        engine,
+        owned,
+        admission: new Admission(
+          engine.parallel,
+          limits.maxQueuedJobs,
+          ...(limits.reservedForOtherPeers !== undefined ? [limits.reservedForOtherPeers] : []),
+        ),
+      })
     }
   } catch (error) {
     await cleanup()
@@ -249,7 +268,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
   }
 
   const capability = (): Capability => {
-    const active = served.reduce((n, m) => n + m.active, 0)
+    const active = served.reduce((n, m) => n + m.admission.active, 0)
     const slots = served.length * limits.maxConcurrentJobs
     return create(CapabilitySchema, {
       models: served.map((m) => ({
@@ -264,8 +283,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         vocabSize: options.dishonest?.claimSummary?.vocabSize ?? m.engine.vocabSize,
         engine: { ...m.engine.engineInfo },
         maxConcurrentJobs: m.engine.parallel,
-        activeJobs: Math.min(m.active, m.engine.parallel),
-        queuedJobs: Math.max(0, m.active - m.engine.parallel),
+        activeJobs: Math.min(m.admission.active, m.engine.parallel),
+        queuedJobs: Math.max(0, m.admission.active - m.engine.parallel),
         maxQueuedJobs: limits.maxQueuedJobs,
       })),
       verificationModes: SUPPORTED_MODES,
@@ -283,8 +302,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
   const metrics = new ProviderMetrics(() =>
     served.map((m) => ({
       name: m.name,
-      activeSequences: Math.min(m.active, m.engine.parallel),
-      queuedJobs: Math.max(0, m.active - m.engine.parallel),
+      activeSequences: Math.min(m.admission.active, m.engine.parallel),
+      queuedJobs: Math.max(0, m.admission.active - m.engine.parallel),
       maxSequences: m.engine.parallel,
       maxQueuedJobs: limits.maxQueuedJobs,
     })),
@@ -377,15 +396,9 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         throw new LimitExceededError(`zk_snark needs commit_top_k = ${zkArtifacts().topK}`)
     }
     if (store.get(request.jobId) !== undefined) throw new DuplicateJobError()
-    // A burst waits in the engine's queue (in order, batched as sequences free up); only a full queue is busy.
-    const parallel = model.engine.parallel
-    if (model.active >= parallel + limits.maxQueuedJobs) {
-      const waiting = model.active - parallel
-      // About one job's time per round of the queue ahead.
-      throw new BusyError(parallel, waiting, Math.min(30_000, 500 * Math.ceil((waiting + 1) / parallel)))
-    }
-
-    model.active++
+    // A burst waits in the engine's queue (in order, batched as sequences free up); only a full queue,
+    // or a peer past its share of it, is busy.
+    const release = model.admission.enter(stream.remotePeer.toString())
     try {
       // Chat messages under the model's template, or a text completion's raw prompt: the verifier
       // tokenizes the signed request the same way (requestedPromptTokens).
@@ -508,7 +521,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       }
       throw error
     } finally {
-      model.active--
+      release()
     }
   }
 
