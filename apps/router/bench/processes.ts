@@ -13,6 +13,8 @@ export interface ProviderProcess {
   readonly multiaddrs: string[]
   readonly metricsUrl: string
   stop(): Promise<void>
+  /** Sends a signal (e.g. `SIGKILL` for a crash drill) and resolves once the process has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>
 }
 
 /**
@@ -26,7 +28,7 @@ export function spawnBin(
   ready: RegExp,
   timeoutMs: number,
   { nodeArgs = [], env = {} }: { nodeArgs?: string[]; env?: Record<string, string> } = {},
-): Promise<{ out: string; stop(): Promise<void> }> {
+): Promise<{ out: string; stop(): Promise<void>; kill(signal: NodeJS.Signals): Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true', ...env },
@@ -52,6 +54,12 @@ export function spawnBin(
       child.removeAllListeners('exit')
       resolvePromise({
         out,
+        kill: (signal) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done()
+            child.once('exit', () => done())
+            child.kill(signal)
+          }),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done()
@@ -66,7 +74,7 @@ export function spawnBin(
 
 /** Starts `infraxa-provider` with these arguments (plus loopback `--metrics 0`); resolves once it listens. */
 export async function spawnProvider(args: string[], timeoutMs = 60_000): Promise<ProviderProcess> {
-  const { out, stop } = await spawnBin(
+  const { out, stop, kill } = await spawnBin(
     PROVIDER_BIN,
     [...args, '--metrics', '0'],
     /metrics on \S+\/metrics/,
@@ -78,6 +86,7 @@ export async function spawnProvider(args: string[], timeoutMs = 60_000): Promise
     multiaddrs,
     metricsUrl: /metrics on (\S+)\/metrics/.exec(out)![1]!,
     stop,
+    kill,
   }
 }
 
@@ -85,9 +94,9 @@ export async function spawnProvider(args: string[], timeoutMs = 60_000): Promise
 export async function spawnRouter(
   args: string[],
   timeoutMs = 60_000,
-): Promise<{ url: string; stop(): Promise<void> }> {
-  const { out, stop } = await spawnBin(ROUTER_BIN, args, /HTTP API on \S+/, timeoutMs)
-  return { url: /HTTP API on (\S+)/.exec(out)![1]!, stop }
+): Promise<{ url: string; stop(): Promise<void>; kill(signal: NodeJS.Signals): Promise<void> }> {
+  const { out, stop, kill } = await spawnBin(ROUTER_BIN, args, /HTTP API on \S+/, timeoutMs)
+  return { url: /HTTP API on (\S+)/.exec(out)![1]!, stop, kill }
 }
 
 /** The q-quantile (0..1) of xs, nearest rank. */

@@ -11,6 +11,7 @@ import {
 import { LOCAL_FAULTS } from '@infraxa/proofs/modes'
 import { type SamplingParams, truncates } from '@infraxa/proofs/sampling'
 import { InfraxaError } from '@infraxa/protocol'
+import { ResumeDivergedError } from './errors.js'
 
 /**
  * How an answer's text reaches the client while the provider streams it:
@@ -37,9 +38,20 @@ export interface AnswerStreamOptions {
   /** Tokens per verified chunk. @default 16 */
   readonly chunkTokens?: number
   readonly maxTokens: number
+  /**
+   * Part of this answer already reached the client from an attempt whose provider then failed: this
+   * attempt must reproduce those tokens (same request and seed), and their text is not sent again.
+   */
+  readonly resume?: Resume
   readonly onText?: (text: string) => void
   /** Called once, when a verified chunk fails its check: the caller stops the provider's stream. */
   readonly onFailure?: (reason: string) => void
+}
+
+/** What an attempt has sent of an answer: the tokens its text came from, and the characters sent. */
+export interface Resume {
+  readonly tokens: readonly number[]
+  readonly chars: number
 }
 
 /**
@@ -60,6 +72,9 @@ export class AnswerStream {
   #failure: string | undefined
   #delivered = false
   #checkMs = 0
+  /** Tokens whose text was made (pushed into the text), and characters of text passed on (or skipped). */
+  #made = 0
+  #chars = 0
 
   constructor(options: AnswerStreamOptions) {
     this.#options = options
@@ -82,6 +97,13 @@ export class AnswerStream {
     return this.#delivered
   }
 
+  /** What the client has of this answer so far (for a retry elsewhere to resume from). */
+  get sent(): Resume {
+    const resume = this.#options.resume
+    if (resume !== undefined && this.#chars < resume.chars) return resume
+    return { tokens: this.tokens.slice(0, this.#made), chars: this.#chars }
+  }
+
   /**
    * Adds the next streamed token. Throws a typed protocol violation for a chunk out of order, a token
    * outside the vocabulary or more tokens than max_tokens allows.
@@ -102,8 +124,14 @@ export class AnswerStream {
         `provider streamed token ${token}, outside the vocabulary`,
       )
     }
+    const resumed = this.#options.resume?.tokens
+    if (resumed !== undefined && this.tokens.length < resumed.length && token !== resumed[this.tokens.length])
+      throw new ResumeDivergedError(
+        this.tokens.length,
+        `token ${token} where the text already sent has token ${resumed[this.tokens.length]}`,
+      )
     this.tokens.push(token)
-    if (this.#options.release === 'live') this.#deliver(this.#text.push(token))
+    if (this.#options.release === 'live') this.#make(this.tokens.length - 1)
     else if (this.#options.release === 'verified' && this.tokens.length - this.#checked >= this.#chunk) {
       this.#checkThrough(this.tokens.length)
     }
@@ -129,13 +157,22 @@ export class AnswerStream {
    * held back at the end (a possible stop-string prefix, an incomplete character) otherwise.
    */
   releaseRest(): string {
-    if (this.#options.release === 'held')
-      for (const token of this.tokens) this.#deliver(this.#text.push(token))
+    if (this.#options.release === 'held') for (let t = 0; t < this.tokens.length; t++) this.#make(t)
     this.#deliver(this.#text.end())
     return this.#text.text
   }
 
-  #deliver(piece: string): void {
+  /** Makes the text of token t (the next one) and passes it on. */
+  #make(t: number): void {
+    this.#made = t + 1
+    this.#deliver(this.#text.push(this.tokens[t]!))
+  }
+
+  #deliver(text: string): void {
+    // Characters a failed earlier attempt already sent (the same text: the same tokens) are not sent again.
+    const skip = Math.max(0, Math.min(text.length, (this.#options.resume?.chars ?? 0) - this.#chars))
+    this.#chars += text.length
+    const piece = text.slice(skip)
     if (piece.length === 0 || this.#options.onText === undefined) return
     this.#delivered = true
     this.#options.onText(piece)
@@ -196,7 +233,7 @@ export class AnswerStream {
         this.#fail(verdict.reason)
         return
       }
-      for (const t of positions) this.#deliver(this.#text.push(this.tokens[t]!))
+      for (const t of positions) this.#make(t)
       this.#checked = end
     })
   }

@@ -17,6 +17,8 @@ Options:
   --verify-contexts <n>      replays run at once per verify model, each on its own context (default 1)
   --audit-steps <c>          transcript steps audited per job (default 4)
   --audit-rate <r>           fraction of jobs audited after probation, 0..1 (default 1)
+  --probation-jobs <n>       clean jobs before a new provider leaves probation (every job audited
+                             and held until then; default 10, 0: none)
   --mdns                     discover providers on the LAN
   --allow-unmeasured-engines also use providers on engines with no measured noise model (GPUs,
                              another llama.cpp release): catches another model, not another
@@ -47,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
         'verify-contexts': { type: 'string' },
         'audit-steps': { type: 'string' },
         'audit-rate': { type: 'string' },
+        'probation-jobs': { type: 'string' },
         mdns: { type: 'boolean' },
         'allow-unmeasured-engines': { type: 'boolean' },
         'same-build-only': { type: 'boolean' },
@@ -91,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       verifyContexts: int('verify-contexts', 1, 1),
       auditSteps: int('audit-steps', 4, 1),
       auditRate,
+      probationJobs: int('probation-jobs', 10, 0),
       mdns: values.mdns === true,
       allowUnmeasuredEngines: values['allow-unmeasured-engines'] === true,
       sameBuildOnly: values['same-build-only'] === true,

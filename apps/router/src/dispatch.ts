@@ -2,12 +2,14 @@ import type { EngineModel } from '@infraxa/engine'
 import type { ModeRegistry } from '@infraxa/proofs/modes'
 import { ZK_SNARK_MODE_ID } from '@infraxa/proofs/zk'
 import { InfraxaError, RemoteError } from '@infraxa/protocol'
+import type { Resume } from './answer-stream.js'
 import { type EligibilityDeps, eligibleProviders } from './candidates.js'
 import {
   BadRequestError,
   CannotVerifyError,
   ContextLengthExceededError,
   NoVerifiedAnswerError,
+  ResumeDivergedError,
   TooManyRequestsError,
   UnknownModelError,
 } from './errors.js'
@@ -146,7 +148,7 @@ export function createDispatcher(deps: DispatchDeps): {
     const attempts: string[] = []
     const refusals: string[] = []
     const tried = new Set<string>()
-    const delivered = { value: false }
+    const delivered: { value: boolean; sent?: Resume } = { value: false }
     const admittedAt = performance.now()
     const waitUntil = Date.now() + queueWaitMs
     let startedAt = admittedAt
@@ -209,19 +211,22 @@ export function createDispatcher(deps: DispatchDeps): {
       } catch (error) {
         if (signal.aborted) throw error
         // Busy (or rate-limited) is load, not a fault: wait for its hint, then try again.
-        if (error instanceof RemoteError && BUSY.has(error.code) && !delivered.value) {
+        if (error instanceof RemoteError && BUSY.has(error.code)) {
           scheduler.markBusy(chosen.peerId, error.retryAfterMs ?? 500)
           sawBusy = true
           continue
         }
+        // Part of the answer reached the client and the retry did not reproduce it: nobody's fault, and
+        // nothing more to try (text sent cannot be taken back, and answers are never spliced).
+        if (error instanceof ResumeDivergedError) throw error
         tried.add(chosen.peerId)
         failures++
+        // After text reached the client, the retry below resumes: the same request and seed elsewhere, which
+        // must reproduce what was sent (its whole answer verified, that part included) and sends the rest.
         if (error instanceof VerificationFailed) {
           attempts.push(
             `${chosen.peerId}: failed verification (${error.reason}); banned; receipt ${error.receiptId}`,
           )
-          // Text already streamed to the client cannot be taken back: report, don't splice answers.
-          if (delivered.value) throw error
           continue
         }
         const message = error instanceof InfraxaError ? error.shortMessage : String(error)
@@ -231,7 +236,6 @@ export function createDispatcher(deps: DispatchDeps): {
         if (!clientCaused)
           reputation.record(chosen.peerId, timeout ? 'timeout' : 'error', { reason: message })
         else refusals.push(`${chosen.peerId}: ${message}`)
-        if (delivered.value) throw error
         if (!(error instanceof InfraxaError)) console.error('router: unexpected job error', error)
         attempts.push(`${chosen.peerId}: ${message}`)
         void providers.refresh(chosen.peerId)

@@ -51,6 +51,22 @@ export class CannotVerifyError extends InfraxaError {
   }
 }
 
+/**
+ * A provider failed after part of an answer reached the client, and the retry elsewhere (same request,
+ * same seed) did not reproduce that part: the client has a cut answer. Nobody's fault (another provider's
+ * honest numerics may pick another token). Maps to 503.
+ */
+export class ResumeDivergedError extends InfraxaError {
+  readonly status = 503
+  constructor(step: number, reason: string) {
+    super(
+      'ERR_ANSWER_CUT',
+      `the answer was cut: its provider failed after part of it was sent, and the retry chose another token at step ${step}`,
+      { details: reason },
+    )
+  }
+}
+
 /** Every eligible provider failed, timed out or failed verification. Maps to 503. */
 export class NoVerifiedAnswerError extends InfraxaError {
   readonly status = 503

@@ -20,7 +20,7 @@ import {
   TokenCheckSchema,
 } from '@infraxa/protocol'
 import { answerLogprobs } from './answer-logprobs.js'
-import { AnswerStream, type Release } from './answer-stream.js'
+import { AnswerStream, type Release, type Resume } from './answer-stream.js'
 import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
 import type { JobJournal } from './dashboard.js'
 import type { CompletionReceipt, CompletionRequest, CompletionResult } from './http.js'
@@ -144,8 +144,11 @@ export function createJobRunner({
       promptTokens: readonly number[]
       onText: ((text: string) => void) | undefined
       signal: AbortSignal
-      /** Set once text of this job reached the client: from then on a failure cannot be retried. */
-      delivered: { value: boolean }
+      /**
+       * Set once text of this request reached the client (`sent`: what it has): a retry elsewhere must
+       * then reproduce that part, and sends only the rest.
+       */
+      delivered: { value: boolean; sent?: Resume | undefined }
     },
     jobId: Uint8Array,
   ): Promise<CompletionResult> {
@@ -200,9 +203,11 @@ export function createJobRunner({
       release,
       maxTokens: req.maxTokens,
       ...(settings.streamCheckTokens !== undefined && { chunkTokens: settings.streamCheckTokens }),
+      ...(args.delivered.sent && { resume: args.delivered.sent }),
       ...(args.onText && {
         onText: (text: string) => {
           args.delivered.value = true
+          args.delivered.sent = answer.sent
           args.onText!(text)
         },
       }),

@@ -45,7 +45,7 @@ describe('streamed text is bound to verified tokens', () => {
   async function pair(
     name: string,
     dishonest?: DishonestBehaviour,
-    routerOptions: { stepwiseFollowUp?: boolean } = {},
+    routerOptions: { stepwiseFollowUp?: boolean; maxAttempts?: number } = {},
   ): Promise<{ provider: Provider; router: Router }> {
     const provider = await createProvider({
       models: [{ path: storiesPath(), name: 'stories260K' }],
@@ -131,9 +131,11 @@ describe('streamed text is bound to verified tokens', () => {
     const { pieces, error } = await ask(router, request({ streamMode: 'live' }))
     expect(pieces.length).toBeGreaterThan(0)
     expect(pieces.join('')).not.toBe(honestText)
-    expect(error?.message).toMatch(/failed verification: the signed response commits to other tokens/)
+    // Nobody else to resume on (one provider, one attempt): the client has what it read, and the failure.
+    const details = String((error as { details?: string }).details)
+    expect(details).toMatch(/failed verification \(the signed response commits to other tokens/)
     expect(router.reputation.get(provider.peerId).banned).toBe(true)
-    const receiptId = (error as { details?: string }).details!.replace('receipt ', '')
+    const receiptId = /receipt ([0-9a-f]{32})/.exec(details)![1]!
     expect(router.api.receipt(receiptId)).toMatchObject({ verdict: 'failed', streaming: 'live' })
   })
 
@@ -148,6 +150,33 @@ describe('streamed text is bound to verified tokens', () => {
     expect(released.length).toBeGreaterThan(0)
     expect(honestText.startsWith(released)).toBe(true)
     expect(router.reputation.get(provider.peerId).banned).toBe(true)
+  })
+
+  it('a provider failing after a verified chunk was sent: the retry elsewhere resumes, the client reads one whole verified answer', async () => {
+    const forgeStep: DishonestBehaviour['forgeStep'] = (t, topK, token) =>
+      t === 20 ? randomTokenForgery({ fraction: 1 })(t, topK, token) : undefined
+    const { router, provider } = await pair('resume', { forgeStep }, { maxAttempts: 3 })
+    const spare = await createProvider({
+      models: [{ path: storiesPath(), name: 'stories260K' }],
+      dataDir: join(dir, 'resume-spare'),
+      threads: 1,
+    })
+    stopped.push(spare)
+    const pieces: string[] = []
+    // The honest provider becomes known only once the cheat's first chunk reached the client.
+    const result = await router.api.complete(
+      request(),
+      (text) => {
+        if (pieces.length === 0) void router.node.connect(spare.node.multiaddrs[0]!)
+        pieces.push(text)
+      },
+      new AbortController().signal,
+    )
+    expect(router.reputation.get(provider.peerId).banned).toBe(true)
+    expect(result.receipt).toMatchObject({ verdict: 'verified', provider: spare.peerId, attempts: 2 })
+    // What the client read, pieces from both attempts joined, is exactly the verified answer, once.
+    expect(pieces.join('')).toBe(result.text)
+    expect(result.text).toBe(honestText)
   })
 
   it('a response naming another build than the provider advertised fails (no looser class claimed late)', async () => {
