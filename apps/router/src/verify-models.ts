@@ -20,7 +20,10 @@ import { bytesEqual, type EngineInfo as EngineInfoMessage } from '@infraxa/proto
  * Whether two engine claims of one provider (its capability offer, its signed response) name the same
  * numerics: release, backend, build and the settings that change log-probs.
  */
-export function sameEngineClaims(a: EngineInfoMessage, b: EngineInfoMessage | undefined): boolean {
+export function sameEngineClaims(
+  a: Omit<EngineInfoMessage, '$typeName' | '$unknown'>,
+  b: EngineInfoMessage | undefined,
+): boolean {
   return (
     b !== undefined &&
     a.engineVersion === b.engineVersion &&
@@ -140,12 +143,7 @@ export class VerifyModels {
     return (
       mine !== undefined &&
       providerEngine !== undefined &&
-      providerEngine.engineVersion === mine.engineVersion &&
-      providerEngine.backend === mine.backend &&
-      providerEngine.build === mine.build &&
-      providerEngine.batchSize === mine.batchSize &&
-      providerEngine.flashAttention === mine.flashAttention &&
-      providerEngine.kvCacheType === mine.kvCacheType
+      sameEngineClaims({ ...mine, parallel: providerEngine.parallel }, providerEngine)
     )
   }
 

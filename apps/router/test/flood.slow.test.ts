@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { createNode } from '@infraxa/p2p'
+import { createNode, DATA_FRAME, encodeFrame } from '@infraxa/p2p'
+import { PROTOCOL_IDS } from '@infraxa/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ProviderProcess, quantile, spawnProvider, spawnRouter } from '../bench/processes.js'
-import { storiesPath, tempDir } from './support/index.js'
+import { chat, storiesPath, tempDir } from './support/index.js'
 
 /**
  * Flood drills through the real processes: a provider process, a router process, and one peer in a
@@ -71,22 +72,28 @@ describe('flood drills (real processes)', () => {
   /** One honest verified completion through the router; resolves with its latency, rejects otherwise. */
   async function honestOnce(i: number): Promise<number> {
     const started = performance.now()
-    const res = await fetch(`${router.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'stories260K',
-        messages: [{ role: 'user', content: `Once upon a time ${i}` }],
-        max_tokens: 16,
-        temperature: 0,
-      }),
+    const { status, json } = await chat(router.url, {
+      model: 'stories260K',
+      messages: [{ role: 'user', content: `Once upon a time ${i}` }],
+      max_tokens: 16,
+      temperature: 0,
     })
-    const body = (await res.json()) as { infraxa?: { verdict?: string }; error?: { message?: string } }
-    if (res.status !== 200 || body.infraxa?.verdict !== 'verified')
+    if (status !== 200 || json.infraxa?.verdict !== 'verified')
       throw new Error(
-        `honest completion ${i}: HTTP ${res.status} ${body.error?.message ?? body.infraxa?.verdict}`,
+        `honest completion ${i}: HTTP ${status} ${json.error?.message ?? json.infraxa?.verdict}`,
       )
     return performance.now() - started
+  }
+
+  /** Honest completions one after another until `done` settles (at least `min` of them). */
+  async function honestUntil(done: Promise<unknown>, min: number): Promise<number[]> {
+    let finished = false
+    void done.finally(() => {
+      finished = true
+    })
+    const latencies: number[] = []
+    for (let i = 1; !finished || latencies.length < min; i++) latencies.push(await honestOnce(10_000 + i))
+    return latencies
   }
 
   const describeLatency = (xs: number[]) =>
@@ -121,12 +128,7 @@ describe('flood drills (real processes)', () => {
         await new Promise((r) => setTimeout(r, 100))
       }
       child.stdin!.write('go\n')
-      let finished = false
-      void exited.then(() => {
-        finished = true
-      })
-      const latencies: number[] = []
-      for (let i = 1; !finished || latencies.length < 5; i++) latencies.push(await honestOnce(10_000 + i))
+      const latencies = await honestUntil(exited, 5)
       const [code] = await exited
       const done = /^done (.*)$/m.exec(out)
       if (code !== 0 || !done) throw new Error(`flood child exited with ${code}: ${out.slice(-500)}`)
@@ -172,4 +174,41 @@ describe('flood drills (real processes)', () => {
     expect(outcomes.ERR_INTERNAL ?? 0).toBe(0)
     expect(outcomes.answered ?? 0).toBeGreaterThan(0)
   }, 1_800_000)
+
+  it('slow-loris: 100 streams dribbling a request a byte at a time are dropped by the read deadline', async () => {
+    // Each stream sends a valid-length frame header and then one byte of it every 250 ms: the whole frame
+    // would take minutes. The provider reads a frame against one deadline (10 s), not per byte.
+    const attacker = await createNode({ dht: false })
+    try {
+      const connection = await attacker.connect(provider.multiaddrs[0]!)
+      const started = performance.now()
+      const streams = await Promise.all(
+        Array.from({ length: 100 }, () =>
+          connection.newStream(PROTOCOL_IDS.inference, { maxOutboundStreams: 256 }),
+        ),
+      )
+      const frame = encodeFrame(DATA_FRAME, new Uint8Array(2_000).fill(7))
+      const droppedAt: number[] = []
+      let sentAll = 0
+      const dribbling = streams.map(async (stream) => {
+        for (let i = 0; i < frame.length; i++) {
+          if (stream.status !== 'open' || stream.remoteWriteStatus !== 'writable') {
+            droppedAt.push(performance.now() - started)
+            return
+          }
+          stream.send(frame.subarray(i, i + 1))
+          await new Promise((r) => setTimeout(r, 250))
+        }
+        sentAll++
+      })
+      const during = await honestUntil(Promise.all(dribbling), 5)
+      report.push(
+        `  slow-loris: 100 streams, a byte per 250 ms: ${droppedAt.length} dropped after ${(quantile(droppedAt, 0.5) / 1000).toFixed(1)} s (p50), ${(quantile(droppedAt, 1) / 1000).toFixed(1)} s (max); honest ${describeLatency(during)}`,
+      )
+      expect(sentAll).toBe(0)
+      expect(droppedAt.length).toBe(100)
+    } finally {
+      await attacker.stop()
+    }
+  }, 300_000)
 })

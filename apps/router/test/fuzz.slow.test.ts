@@ -25,7 +25,7 @@ import { createProvider, type Provider } from '@infraxa/provider'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { storiesPath, tempDir } from './support/index.js'
+import { chat, storiesPath, tempDir } from './support/index.js'
 
 /**
  * Every protocol handler (inference, audit and capabilities on a provider, fraud proofs on a router) and
@@ -186,19 +186,14 @@ describe('fuzzing: protocol handlers and the HTTP parser', () => {
   async function honestClient(): Promise<void> {
     honest.asked++
     const started = performance.now()
-    const res = await fetch(`${router.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'stories260K',
-        messages: [{ role: 'user', content: `Once upon a time ${honest.asked}` }],
-        max_tokens: 8,
-        temperature: 0,
-      }),
+    const { status, json } = await chat(router.url!, {
+      model: 'stories260K',
+      messages: [{ role: 'user', content: `Once upon a time ${honest.asked}` }],
+      max_tokens: 8,
+      temperature: 0,
     })
-    const body = (await res.json()) as { infraxa?: { verdict?: string } }
     honest.latenciesMs.push(performance.now() - started)
-    if (res.status === 200 && body.infraxa?.verdict === 'verified') honest.verified++
+    if (status === 200 && json.infraxa?.verdict === 'verified') honest.verified++
   }
 
   /** Sends one input on `protocol` and classifies how it ended; never throws. */

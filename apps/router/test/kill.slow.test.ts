@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ProviderProcess, spawnBin, spawnProvider, spawnRouter } from '../bench/processes.js'
-import { noisyStories, storiesPath, tempDir } from './support/index.js'
+import { chat, noisyStories, storiesPath, tempDir } from './support/index.js'
 
 /**
  * kill -9 drills through the real processes: a provider killed mid-stream (the client still reads one
@@ -75,13 +75,7 @@ describe('kill -9 drills (real processes)', () => {
       stop: [],
     }
     // The answer as a whole, for comparison (greedy: every honest provider gives the same).
-    const reference = (await (
-      await fetch(`${router.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-    ).json()) as { choices: Array<{ message: { content: string } }> }
+    const { json: reference } = await chat(router.url, body)
 
     const res = await fetch(`${router.url}/v1/chat/completions`, {
       method: 'POST',
@@ -175,17 +169,12 @@ describe('kill -9 drills (real processes)', () => {
     const health = async (url: string) => (await (await fetch(`${url}/health`)).json()) as Health
     // Until the cheater has been chosen once (and caught: the client's answer then came from the honest one).
     for (let i = 0; i < 40 && !(await health(first.url)).reputation.some((r) => r.banned); i++) {
-      const res = await fetch(`${first.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'stories260K',
-          messages: [{ role: 'user', content: `Once upon a time ${i}` }],
-          max_tokens: 16,
-          temperature: 0,
-        }),
+      const { json } = await chat(first.url, {
+        model: 'stories260K',
+        messages: [{ role: 'user', content: `Once upon a time ${i}` }],
+        max_tokens: 16,
+        temperature: 0,
       })
-      const json = (await res.json()) as { infraxa: { receipt_id: string; verdict: string } }
       expect(json.infraxa.verdict).toBe('verified')
       receipts.push(json.infraxa.receipt_id)
     }
