@@ -19,6 +19,8 @@ Options:
   --audit-rate <r>           fraction of jobs audited after probation, 0..1 (default 1)
   --probation-jobs <n>       clean jobs before a new provider leaves probation (every job audited
                              and held until then; default 10, 0: none)
+  --max-pending <n>          completions waiting or running per model; past it HTTP 429 with
+                             Retry-After (default 256)
   --mdns                     discover providers on the LAN
   --allow-unmeasured-engines also use providers on engines with no measured noise model (GPUs,
                              another llama.cpp release): catches another model, not another
@@ -50,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
         'audit-steps': { type: 'string' },
         'audit-rate': { type: 'string' },
         'probation-jobs': { type: 'string' },
+        'max-pending': { type: 'string' },
         mdns: { type: 'boolean' },
         'allow-unmeasured-engines': { type: 'boolean' },
         'same-build-only': { type: 'boolean' },
@@ -95,6 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       auditSteps: int('audit-steps', 4, 1),
       auditRate,
       probationJobs: int('probation-jobs', 10, 0),
+      maxPendingPerModel: int('max-pending', 256, 1),
       mdns: values.mdns === true,
       allowUnmeasuredEngines: values['allow-unmeasured-engines'] === true,
       sameBuildOnly: values['same-build-only'] === true,

@@ -89,4 +89,115 @@ describe('through the real processes (HTTP → router → providers)', () => {
       expect(metrics).toMatch(/^infraxa_provider_max_sequences\{model="stories260K"\} 4$/m)
     }
   }, 300_000)
+
+  it("past the router's queue bound: HTTP 429 with Retry-After, the rest answered and verified", async () => {
+    const small = await spawnRouter([
+      '--verify-model',
+      storiesPath(),
+      '--data-dir',
+      join(dir, 'router-small'),
+      '--threads',
+      '1',
+      '--http',
+      '127.0.0.1:0',
+      '--max-pending',
+      '4',
+      ...providers.flatMap((p) => p.multiaddrs.flatMap((a) => ['--bootstrap', a])),
+    ])
+    started.push(small)
+    const results = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const res = await fetch(`${small.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'stories260K',
+            messages: [{ role: 'user', content: `Once upon a time ${i}` }],
+            max_tokens: 16,
+          }),
+        })
+        return {
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+          json: (await res.json()) as any,
+        }
+      }),
+    )
+    const limited = results.filter((r) => r.status === 429)
+    expect(limited.length).toBeGreaterThan(0)
+    expect(Number(limited[0]!.retryAfter)).toBeGreaterThanOrEqual(1)
+    for (const r of results.filter((r) => r.status !== 429)) {
+      expect(r.status).toBe(200)
+      expect(r.json.infraxa.verdict).toBe('verified')
+    }
+  })
+
+  it('a client that disconnects frees its provider sequence: its job stops, the next queued job runs', async () => {
+    const single = await spawnProvider([
+      '--model',
+      storiesPath(),
+      '--data-dir',
+      join(dir, 'single'),
+      '--threads',
+      '1',
+      '--parallel',
+      '1',
+    ])
+    started.push(single)
+    const router = await spawnRouter([
+      '--verify-model',
+      storiesPath(),
+      '--data-dir',
+      join(dir, 'router-single'),
+      '--threads',
+      '1',
+      '--http',
+      '127.0.0.1:0',
+      '--bootstrap',
+      single.multiaddrs[0]!,
+    ])
+    started.push(router)
+    const jobs = async () => {
+      const text = await (
+        await fetch(
+          single.metricsUrl.endsWith('/metrics') ? single.metricsUrl : `${single.metricsUrl}/metrics`,
+        )
+      ).text()
+      const count = (outcome: string) =>
+        [
+          ...text.matchAll(
+            new RegExp(`^infraxa_provider_jobs_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`, 'gm'),
+          ),
+        ].reduce((n, m) => n + Number(m[1]), 0)
+      return { served: count('served'), other: count('failed') + count('refused') }
+    }
+    const ask = (content: string, maxTokens: number, signal?: AbortSignal) =>
+      fetch(`${router.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        ...(signal && { signal }),
+        body: JSON.stringify({
+          model: 'stories260K',
+          messages: [{ role: 'user', content }],
+          max_tokens: maxTokens,
+          stop: [],
+        }),
+      })
+    await (await ask('warm up', 4)).json()
+    const before = await jobs()
+    const long = new AbortController()
+    const first = ask('Once upon a time there was a long story', 400, long.signal).catch((e) => e as Error)
+    await new Promise((r) => setTimeout(r, 300))
+    const second = ask('Once upon a time', 8)
+    await new Promise((r) => setTimeout(r, 50))
+    long.abort()
+    expect(await first).toBeInstanceOf(Error)
+    const res = await second
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as any).infraxa.verdict).toBe('verified')
+    // The abandoned job ended without being served (it stopped); the queued one was served.
+    const after = await jobs()
+    expect(after.served - before.served).toBe(1)
+    expect(after.other - before.other).toBe(1)
+  })
 })
