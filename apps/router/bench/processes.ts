@@ -62,7 +62,7 @@ export function spawnBin(
           }),
         stop: () =>
           new Promise<void>((done) => {
-            if (child.exitCode !== null) return done()
+            if (child.exitCode !== null || child.signalCode !== null) return done()
             child.once('exit', () => done())
             child.kill('SIGTERM')
             setTimeout(() => child.kill('SIGKILL'), 5_000).unref()
