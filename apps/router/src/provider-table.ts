@@ -1,5 +1,6 @@
 import { type CapabilityRecord, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
 import type { Capability, ModelOffer } from '@infraxa/protocol'
+import type { ProviderStore } from './provider-store.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
@@ -15,15 +16,42 @@ export interface KnownProvider {
 
 /**
  * The live table of providers per model hash, filled from capability records fetched from connected
- * peers (bootstrap, mDNS, DHT `findProviders`). Records expire; an unreachable peer drops out.
+ * peers (bootstrap, mDNS, DHT `findProviders`). Records expire; an unreachable peer drops out. With a
+ * {@link ProviderStore}, every record fetched is remembered with the peer's addresses, and a restarted
+ * router starts from them ({@link restore}).
  */
 export class ProviderTable {
   readonly #node: InfraxaNode
+  readonly #store: ProviderStore | undefined
   readonly #providers = new Map<string, KnownProvider>()
   readonly #inflight = new Map<string, Promise<void>>()
 
-  constructor(node: InfraxaNode) {
+  constructor(node: InfraxaNode, store?: ProviderStore) {
     this.#node = node
+    this.#store = store
+  }
+
+  /**
+   * Puts the remembered providers (records that still verify) in the table at once, their addresses in
+   * the peer store so they can be dialled by id, and refreshes each in the background: one that cannot
+   * be reached drops out of the table again (and stays on disk, for a later run). Returns how many.
+   */
+  async restore(): Promise<number> {
+    const remembered = this.#store?.load() ?? []
+    for (const { record, addresses, seenAt } of remembered) {
+      const peerId = record.peerId.toString()
+      if (peerId === this.#node.peerId.toString()) continue
+      await this.#node.rememberAddresses(peerId, addresses)
+      this.#providers.set(peerId, {
+        peerId,
+        publicKey: record.envelope.publicKey,
+        capability: record.capability,
+        fetchedAt: seenAt,
+        latencyMs: undefined,
+      })
+      void this.refresh(peerId)
+    }
+    return remembered.length
   }
 
   /** Fetches (or refreshes) one peer's capability record; failures drop the peer from the table. */
@@ -32,7 +60,8 @@ export class ProviderTable {
     if (running) return running
     const job = this.#node
       .fetchCapability(peerId, { readTimeoutMs: 5_000, dialTimeoutMs: 5_000 })
-      .then((record: CapabilityRecord) => {
+      .then(async (record: CapabilityRecord) => {
+        this.#store?.save(record, await this.#node.knownAddresses(peerId))
         const previous = this.#providers.get(peerId)
         this.#providers.set(peerId, {
           peerId,
@@ -56,18 +85,28 @@ export class ProviderTable {
     await Promise.all(peers.map((p) => this.refresh(p)))
   }
 
-  /** Looks providers of a model up in the DHT and fetches their records. */
+  /**
+   * Looks providers of a model up in the DHT and fetches their records. A lookup that finds nobody is
+   * tried again (after 250 ms, then 1 s: a young routing table fills as peers answer) while `signal` allows.
+   */
   async discover(modelHash: Uint8Array, signal: AbortSignal): Promise<void> {
-    const found: Promise<void>[] = []
-    try {
-      for await (const provider of this.#node.findProviders(modelHash, { signal })) {
-        const id = provider.peerId.toString()
-        if (id !== this.#node.peerId.toString()) found.push(this.refresh(id))
+    for (const wait of [0, 250, 1_000]) {
+      if (wait > 0) {
+        await new Promise((resolve) => setTimeout(resolve, wait))
+        if (signal.aborted) return
       }
-    } catch {
-      // aborted or no DHT peers: what was found so far still counts
+      const found: Promise<void>[] = []
+      try {
+        for await (const provider of this.#node.findProviders(modelHash, { signal })) {
+          const id = provider.peerId.toString()
+          if (id !== this.#node.peerId.toString()) found.push(this.refresh(id))
+        }
+      } catch {
+        // aborted or no DHT peers: what was found so far still counts
+      }
+      await Promise.all(found)
+      if (found.length > 0 || signal.aborted) return
     }
-    await Promise.all(found)
   }
 
   forget(peerId: string): void {

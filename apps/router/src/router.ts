@@ -15,6 +15,7 @@ import { BadRequestError } from './errors.js'
 import { createHttpServer, type RouterApi } from './http.js'
 import { createJobRunner } from './job.js'
 import { RouterMetrics } from './metrics.js'
+import { ProviderStore } from './provider-store.js'
 import { ProviderTable } from './provider-table.js'
 import { auditAgain } from './re-audit.js'
 import { ReceiptStore, receiptIdOf } from './receipts.js'
@@ -211,7 +212,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     await disposeModels()
     throw error
   }
-  const providers = new ProviderTable(node)
+  const providers = new ProviderTable(node, new ProviderStore(db))
+  // The providers known before a restart, at once (checked again in the background).
+  await providers.restore()
   await serveFraudProofs(node, { verifyModels, reputation })
   const watch = createWatcher({
     node,

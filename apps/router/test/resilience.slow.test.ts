@@ -134,6 +134,51 @@ describe('attacks and failures: substitution, restarts, dead providers', () => {
     expect(again.json.infraxa).toMatchObject({ provider: honest.peerId, attempts: 1 })
   })
 
+  it('a restarted router finds its providers from disk at once (no bootstrap, no DHT); a damaged record is not trusted', async () => {
+    const routerDir = join(dir, 'router-durable')
+    const options = {
+      http: '127.0.0.1:0',
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+      probationJobs: 0,
+    }
+    const first = await createRouter({
+      ...options,
+      dataDir: routerDir,
+      bootstrap: honest.node.multiaddrs.map(String),
+    })
+    expect((await ask(first, 'Once upon a time')).json.infraxa.verdict).toBe('verified')
+    await first.stop()
+
+    // Nothing to bootstrap from: the provider comes from the router's own database, before any lookup.
+    const second = await createRouter({ ...options, dataDir: routerDir })
+    try {
+      expect(second.providers.serving(honest.models[0]!.hash).map((p) => p.provider.peerId)).toEqual([
+        honest.peerId,
+      ])
+      const { status, json } = await ask(second, 'Once upon a time, again')
+      expect(status).toBe(200)
+      expect(json.infraxa).toMatchObject({ verdict: 'verified', provider: honest.peerId })
+    } finally {
+      await second.stop()
+    }
+
+    // A record changed on disk no longer verifies under the provider's key: forgotten, not used.
+    const { DatabaseSync } = await import('node:sqlite')
+    const db = new DatabaseSync(join(routerDir, 'router.sqlite'))
+    const row = db.prepare('SELECT record FROM known_providers').get() as { record: Uint8Array }
+    const damaged = new Uint8Array(row.record)
+    damaged[damaged.length - 10]! ^= 0xff
+    db.prepare('UPDATE known_providers SET record = ?').run(damaged)
+    db.close()
+    const third = await createRouter({ ...options, dataDir: routerDir })
+    try {
+      expect(third.providers.all()).toEqual([])
+    } finally {
+      await third.stop()
+    }
+  })
+
   it('a restarted provider still answers the audit of an earlier job', async () => {
     const dataDir = join(dir, 'restarting')
     let provider = await createProvider({

@@ -12,7 +12,7 @@ import type {
 import { KEEP_ALIVE } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { isMultiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import {
   type CapabilityRecord,
   type CapabilitySource,
@@ -384,6 +384,42 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
     const tags: Record<string, { value: number }> = { [INFRAXA_KEEP_TAG]: { value: options.value ?? 100 } }
     if (options.keepAlive === true) tags[`${KEEP_ALIVE}-${INFRAXA_KEEP_TAG}`] = { value: 1 }
     await this.libp2p.peerStore.merge(peer, { tags })
+  }
+
+  /**
+   * The addresses this node knows for a peer (its peer store), each with `/p2p/<id>`: what to remember
+   * to dial it again after a restart. Empty for a peer it never learnt an address of.
+   */
+  async knownAddresses(peer: PeerTarget): Promise<string[]> {
+    const id = targetPeerId(resolvePeerTarget(peer))
+    if (id === undefined) return []
+    try {
+      const entry = await this.libp2p.peerStore.get(id)
+      return entry.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${id.toString()}`)
+    } catch {
+      return []
+    }
+  }
+
+  /**
+   * Adds remembered addresses (`/…/p2p/<id>`, e.g. from {@link knownAddresses} in an earlier run) to the
+   * peer store, so the peer can be dialled by its id. Addresses that do not parse or name another peer
+   * are skipped.
+   */
+  async rememberAddresses(peer: PeerTarget, addresses: readonly string[]): Promise<void> {
+    const id = targetPeerId(resolvePeerTarget(peer))
+    if (id === undefined) return
+    const multiaddrs: Multiaddr[] = []
+    for (const address of addresses) {
+      try {
+        const target = resolvePeerTarget(address)
+        if (isMultiaddr(target) && targetPeerId(target)?.equals(id))
+          multiaddrs.push(target.decapsulate(`/p2p/${id.toString()}`))
+      } catch {
+        // not a multiaddr: skipped
+      }
+    }
+    if (multiaddrs.length > 0) await this.libp2p.peerStore.merge(id, { multiaddrs })
   }
 
   /** Stops re-providing, closes every connection and stops libp2p. Safe to call twice. */
