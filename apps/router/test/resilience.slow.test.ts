@@ -148,17 +148,21 @@ describe('attacks and failures: substitution, restarts, dead providers', () => {
       bootstrap: honest.node.multiaddrs.map(String),
     })
     expect((await ask(first, 'Once upon a time')).json.infraxa.verdict).toBe('verified')
+    // (Earlier tests' providers of the same model may be known too, found through the DHT.)
+    const knew = first.providers.serving(honest.models[0]!.hash).map((p) => p.provider.peerId)
+    expect(knew).toContain(honest.peerId)
     await first.stop()
 
     // Nothing to bootstrap from: the provider comes from the router's own database, before any lookup.
     const second = await createRouter({ ...options, dataDir: routerDir })
     try {
-      expect(second.providers.serving(honest.models[0]!.hash).map((p) => p.provider.peerId)).toEqual([
-        honest.peerId,
-      ])
+      const restored = second.providers.serving(honest.models[0]!.hash).map((p) => p.provider.peerId)
+      // (One that cannot be reached drops out as soon as its background check fails.)
+      expect(restored).toContain(honest.peerId)
+      expect(restored.filter((p) => !knew.includes(p))).toEqual([])
       const { status, json } = await ask(second, 'Once upon a time, again')
       expect(status).toBe(200)
-      expect(json.infraxa).toMatchObject({ verdict: 'verified', provider: honest.peerId })
+      expect(json.infraxa.verdict).toBe('verified')
     } finally {
       await second.stop()
     }
