@@ -15,10 +15,11 @@ export class Admission {
   #active = 0
   readonly #byPeer = new Map<string, number>()
 
+  /** `reserve` defaults to a quarter of the places (at least 1). */
   constructor(
     parallel: number,
     maxQueued: number,
-    reserve = Math.max(1, Math.floor((parallel + maxQueued) / 4)),
+    reserve: number | undefined = Math.max(1, Math.floor((parallel + maxQueued) / 4)),
   ) {
     this.parallel = parallel
     this.capacity = parallel + maxQueued

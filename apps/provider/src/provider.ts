@@ -222,11 +222,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         name,
         engine,
         owned,
-        admission: new Admission(
-          engine.parallel,
-          limits.maxQueuedJobs,
-          ...(limits.reservedForOtherPeers !== undefined ? [limits.reservedForOtherPeers] : []),
-        ),
+        admission: new Admission(engine.parallel, limits.maxQueuedJobs, limits.reservedForOtherPeers),
       })
     }
   } catch (error) {

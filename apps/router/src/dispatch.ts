@@ -148,7 +148,7 @@ export function createDispatcher(deps: DispatchDeps): {
     const attempts: string[] = []
     const refusals: string[] = []
     const tried = new Set<string>()
-    const delivered: { value: boolean; sent?: Resume } = { value: false }
+    const delivered: { sent?: Resume } = {}
     const admittedAt = performance.now()
     const waitUntil = Date.now() + queueWaitMs
     let startedAt = admittedAt

@@ -145,10 +145,10 @@ export function createJobRunner({
       onText: ((text: string) => void) | undefined
       signal: AbortSignal
       /**
-       * Set once text of this request reached the client (`sent`: what it has): a retry elsewhere must
-       * then reproduce that part, and sends only the rest.
+       * What of this request's answer reached the client (set by the attempt that sent it): a retry
+       * elsewhere must reproduce that part, and sends only the rest.
        */
-      delivered: { value: boolean; sent?: Resume | undefined }
+      delivered: { sent?: Resume | undefined }
     },
     jobId: Uint8Array,
   ): Promise<CompletionResult> {
@@ -206,7 +206,6 @@ export function createJobRunner({
       ...(args.delivered.sent && { resume: args.delivered.sent }),
       ...(args.onText && {
         onText: (text: string) => {
-          args.delivered.value = true
           args.delivered.sent = answer.sent
           args.onText!(text)
         },

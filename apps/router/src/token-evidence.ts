@@ -14,6 +14,8 @@ import { binomialTail } from '@infraxa/proofs/audit'
 export class TokenEvidence {
   readonly #db: DatabaseSync
   readonly #falseAccusationRate: number
+  /** Adds a job to a provider's total and returns the new total (one statement per job, compiled once). */
+  readonly #add: ReturnType<DatabaseSync['prepare']>
 
   constructor(db: DatabaseSync, { falseAccusationRate = 1e-6 }: { falseAccusationRate?: number } = {}) {
     this.#db = db
@@ -28,6 +30,12 @@ export class TokenEvidence {
         PRIMARY KEY (peer_id, mismatch_rate)
       )
     `)
+    this.#add = db.prepare(
+      `INSERT INTO token_evidence (peer_id, mismatch_rate, jobs, steps, mismatches) VALUES (?, ?, 1, ?, ?)
+       ON CONFLICT (peer_id, mismatch_rate) DO UPDATE SET jobs = jobs + 1, steps = steps + excluded.steps,
+         mismatches = mismatches + excluded.mismatches
+       RETURNING jobs, steps, mismatches`,
+    )
   }
 
   /**
@@ -41,14 +49,7 @@ export class TokenEvidence {
   ): { jobs: number; steps: number; mismatches: number; pValue: number; reason?: string } {
     if (!(job.steps >= 0 && job.mismatches >= 0 && job.mismatches <= job.steps))
       throw new RangeError(`job evidence must have 0 ≤ mismatches ≤ steps, got ${JSON.stringify(job)}`)
-    const row = this.#db
-      .prepare(
-        `INSERT INTO token_evidence (peer_id, mismatch_rate, jobs, steps, mismatches) VALUES (?, ?, 1, ?, ?)
-         ON CONFLICT (peer_id, mismatch_rate) DO UPDATE SET jobs = jobs + 1, steps = steps + excluded.steps,
-           mismatches = mismatches + excluded.mismatches
-         RETURNING jobs, steps, mismatches`,
-      )
-      .get(peerId, mismatchRate, job.steps, job.mismatches) as {
+    const row = this.#add.get(peerId, mismatchRate, job.steps, job.mismatches) as {
       jobs: number
       steps: number
       mismatches: number

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { loadModel, quantizeModel } from '@infraxa/engine'
+import { loadModel, modelIdentity, quantizeModel } from '@infraxa/engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnBin } from '../bench/processes.js'
 import type { CompletionRequest } from '../src/http.js'
@@ -30,6 +30,11 @@ const available = await sandbox.availableCpuVariants()
 const variants = ['x64', 'sse42', 'haswell', 'skylakex']
   .filter((v) => available.includes(v) && `cpu-${v}` !== nativeBuild)
   .slice(0, 2)
+// Only Linux x64 ships the CPU variants the sandbox can isolate; elsewhere the drill cannot run, said aloud.
+if (variants.length < 2)
+  console.warn(
+    `cross-build drill skipped: needs two CPU variants of the Linux x64 prebuilt other than ${nativeBuild}, found ${variants.length} (${process.platform}/${process.arch})`,
+  )
 
 interface Row {
   build: string
@@ -212,11 +217,7 @@ describe.skipIf(variants.length < 2)('providers on other CPU builds (Linux x64 p
 
   it('a real Q4_0 file served as the Q8_0 model from another CPU build: still caught', async () => {
     const variant = variants[0]!
-    const q8Hash = (await loadModel({ path: q8, threads: 1, contextSize: 256 }).then(async (m) => {
-      const id = await m.identity()
-      await m.dispose()
-      return id.hashHex
-    })) as string
+    const q8Hash = (await modelIdentity(q8)).hashHex
     const cheat = await pair(`cheat-${variant}`, variant, {
       threads: 1,
       parallel: 1,

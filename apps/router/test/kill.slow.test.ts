@@ -1,8 +1,9 @@
 import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { modelIdentity } from '@infraxa/engine'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ProviderProcess, spawnBin, spawnProvider, spawnRouter } from '../bench/processes.js'
-import { chat, noisyStories, storiesPath, tempDir } from './support/index.js'
+import { chat, noisyStories, storiesPath, summaryOf, tempDir } from './support/index.js'
 
 /**
  * kill -9 drills through the real processes: a provider killed mid-stream (the client still reads one
@@ -129,12 +130,7 @@ describe('kill -9 drills (real processes)', () => {
     ])
     stops.push(honest.stop)
     const noisy = await noisyStories(dir, 0.05)
-    const hashHex = await import('@infraxa/engine').then(async ({ loadModel }) => {
-      const m = await loadModel({ path: storiesPath(), threads: 1, contextSize: 256 })
-      const id = await m.identity()
-      await m.dispose()
-      return id.hashHex
-    })
+    const { hashHex } = await modelIdentity(storiesPath())
     const cheat = await spawnBin(
       resolve(import.meta.dirname, 'support/provider-child.ts'),
       [],
@@ -150,7 +146,7 @@ describe('kill -9 drills (real processes)', () => {
             parallel: 1,
             claim: {
               modelHashHex: hashHex,
-              summary: await import('./support/index.js').then(({ summaryOf }) => summaryOf(storiesPath())),
+              summary: await summaryOf(storiesPath()),
             },
           }),
         },
