@@ -11,6 +11,8 @@ Options:
   --model <path|hf:uri>   a model to serve (repeatable)
   --listen <multiaddr>    listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
   --port <n>              shorthand for --listen /ip4/0.0.0.0/tcp/<n>
+  --announce <multiaddr>  address to announce instead of the listen ones (repeatable): a public
+                          address is announced only once AutoNAT has confirmed it, or when given here
   --bootstrap <multiaddr> bootstrap peer (repeatable; give several against eclipse attacks)
   --data-dir <dir>        node key and transcript store (default ./infraxa-provider)
   --threads <n>           CPU threads per model (default: cores − 1, 1..8; here ${defaultThreads()})
@@ -22,6 +24,9 @@ Options:
                           host defaults to 127.0.0.1
   --stake <n>             stake advertised in the capability record (default 0)
   --mdns                  discover peers on the LAN
+  --relay                 serve as a circuit relay v2 for peers behind NAT (64 MiB, 10 min per
+                          relayed connection); a node behind NAT listens through one with
+                          --listen <relay multiaddr>/p2p-circuit
   -h, --help              this help
 `
 
@@ -35,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
         listen: { type: 'string', multiple: true },
         port: { type: 'string' },
         bootstrap: { type: 'string', multiple: true },
+        announce: { type: 'string', multiple: true },
         'data-dir': { type: 'string' },
         threads: { type: 'string' },
         parallel: { type: 'string' },
@@ -43,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
         stake: { type: 'string' },
         metrics: { type: 'string' },
         mdns: { type: 'boolean' },
+        relay: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -103,7 +110,9 @@ export async function main(argv: string[]): Promise<number> {
       dataDir: (values['data-dir'] as string | undefined) ?? './infraxa-provider',
       ...(listen && { listen }),
       ...(values.bootstrap !== undefined && { bootstrap: values.bootstrap as string[] }),
+      ...(values.announce !== undefined && { announce: values.announce as string[] }),
       mdns: values.mdns === true,
+      ...(values.relay === true && { reachability: { relay: true } }),
       threads,
       limits: { maxConcurrentJobs: parallel, maxQueuedJobs: maxQueue },
       gpu: gpuFlag === 'cpu' ? false : (gpuFlag as 'auto'),

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { defaultThreads, type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
-import { createNode, type FramedStream, type InfraxaNode } from '@infraxa/p2p'
+import { createNode, type FramedStream, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
 import { requestedPromptTokens } from '@infraxa/proofs/modes'
 import { createSampler, samplingParamsOf } from '@infraxa/proofs/sampling'
 import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
@@ -91,8 +91,12 @@ export interface ProviderOptions {
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
   bootstrap?: string[]
+  /** Addresses to announce instead of the listen addresses (a public one is otherwise announced once AutoNAT confirms it). */
+  announce?: string[]
   /** Discover peers on the LAN with mDNS. @default false */
   mdns?: boolean
+  /** NAT traversal: serve as a circuit relay, AutoNAT, DCUtR. @default { relay: false, autonat: true, dcutr: true } */
+  reachability?: ReachabilityOptions
   /** CPU threads for models loaded here. @default cores − 1, 1..8 ({@link defaultThreads}) */
   threads?: number
   gpu?: false | 'auto' | 'cuda' | 'vulkan' | 'metal'
@@ -243,7 +247,9 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       dataDir: options.dataDir,
       listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       ...(options.bootstrap && { bootstrap: options.bootstrap }),
+      ...(options.announce && { announce: options.announce }),
       mdns: options.mdns ?? false,
+      ...(options.reachability && { reachability: options.reachability }),
     })
   } catch (error) {
     db.close()

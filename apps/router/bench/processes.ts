@@ -17,19 +17,30 @@ export interface ProviderProcess {
   kill(signal: NodeJS.Signals): Promise<void>
 }
 
+/** How {@link spawnBin} starts a process. */
+export interface SpawnOptions {
+  nodeArgs?: string[]
+  env?: Record<string, string>
+  /** A network namespace to run in (`ip netns exec`; needs root). */
+  netns?: string
+}
+
 /**
  * Starts one of the apps' bins (or another Node script); resolves with its stdout so far once `ready`
  * matches it (and a stop that sends SIGTERM, then SIGKILL after 5 s), rejects if it exits or takes
- * longer than `timeoutMs`. `nodeArgs` go before the script (e.g. `--import` hooks), `env` on top of ours.
+ * longer than `timeoutMs`. `nodeArgs` go before the script (e.g. `--import` hooks), `env` on top of ours;
+ * with `netns` it runs under `ip netns exec <netns>` (which execs it: the child is the Node process).
  */
 export function spawnBin(
   bin: string,
   args: string[],
   ready: RegExp,
   timeoutMs: number,
-  { nodeArgs = [], env = {} }: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+  { nodeArgs = [], env = {}, netns }: SpawnOptions = {},
 ): Promise<{ out: string; stop(): Promise<void>; kill(signal: NodeJS.Signals): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, bin, ...args], {
+  const command = [process.execPath, ...nodeArgs, bin, ...args]
+  if (netns !== undefined) command.unshift('ip', 'netns', 'exec', netns)
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true', ...env },
   })
@@ -73,16 +84,22 @@ export function spawnBin(
 }
 
 /** Starts `infraxa-provider` with these arguments (plus loopback `--metrics 0`); resolves once it listens. */
-export async function spawnProvider(args: string[], timeoutMs = 60_000): Promise<ProviderProcess> {
+export async function spawnProvider(
+  args: string[],
+  timeoutMs = 60_000,
+  options: SpawnOptions = {},
+): Promise<ProviderProcess> {
   const { out, stop, kill } = await spawnBin(
     PROVIDER_BIN,
     [...args, '--metrics', '0'],
     /metrics on \S+\/metrics/,
     timeoutMs,
+    options,
   )
   const multiaddrs = [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]!)
   return {
-    peerId: /\/p2p\/(\w+)/.exec(multiaddrs[0] ?? '')?.[1] ?? '',
+    // The last /p2p/ component: a relayed address names the relay first.
+    peerId: /\/p2p\/(\w+)$/.exec(multiaddrs[0] ?? '')?.[1] ?? '',
     multiaddrs,
     metricsUrl: /metrics on (\S+)\/metrics/.exec(out)![1]!,
     stop,
@@ -90,13 +107,27 @@ export async function spawnProvider(args: string[], timeoutMs = 60_000): Promise
   }
 }
 
+export interface RouterProcess {
+  readonly url: string
+  /** The libp2p addresses it printed at start. */
+  readonly multiaddrs: string[]
+  stop(): Promise<void>
+  kill(signal: NodeJS.Signals): Promise<void>
+}
+
 /** Starts `infraxa-router` with these arguments; resolves with its HTTP URL once it serves. */
 export async function spawnRouter(
   args: string[],
   timeoutMs = 60_000,
-): Promise<{ url: string; stop(): Promise<void>; kill(signal: NodeJS.Signals): Promise<void> }> {
-  const { out, stop, kill } = await spawnBin(ROUTER_BIN, args, /HTTP API on \S+/, timeoutMs)
-  return { url: /HTTP API on (\S+)/.exec(out)![1]!, stop, kill }
+  options: SpawnOptions = {},
+): Promise<RouterProcess> {
+  const { out, stop, kill } = await spawnBin(ROUTER_BIN, args, /HTTP API on \S+/, timeoutMs, options)
+  return {
+    url: /HTTP API on (\S+)/.exec(out)![1]!,
+    multiaddrs: [...out.matchAll(/listening on (\S+)/g)].map((m) => m[1]!),
+    stop,
+    kill,
+  }
 }
 
 /** The q-quantile (0..1) of xs, nearest rank. */

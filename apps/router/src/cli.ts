@@ -9,6 +9,8 @@ Usage: infraxa-router --verify-model <gguf path | hf: uri> [options]
 
 Options:
   --listen <multiaddr>       libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
+  --announce <multiaddr>     address to announce instead of the listen ones (repeatable): a public
+                             address is announced only once AutoNAT has confirmed it, or when given here
   --bootstrap <multiaddr>    bootstrap peer (repeatable; several resist eclipse attacks)
   --data-dir <dir>           node key, VRF key, reputation and receipts (default ./infraxa-router)
   --http <host:port>         HTTP API address (default 127.0.0.1:8080)
@@ -22,6 +24,9 @@ Options:
   --max-pending <n>          completions waiting or running per model; past it HTTP 429 with
                              Retry-After (default 256)
   --mdns                     discover providers on the LAN
+  --relay                    serve as a circuit relay v2 for peers behind NAT (64 MiB, 10 min per
+                             relayed connection); a node behind NAT listens through one with
+                             --listen <relay multiaddr>/p2p-circuit
   --allow-unmeasured-engines also use providers on engines with no measured noise model (GPUs,
                              another llama.cpp release): catches another model, not another
                              quantisation. Other CPU builds are always used, with their measured bounds
@@ -44,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         listen: { type: 'string', multiple: true },
         bootstrap: { type: 'string', multiple: true },
+        announce: { type: 'string', multiple: true },
         'data-dir': { type: 'string' },
         http: { type: 'string' },
         'verify-model': { type: 'string', multiple: true },
@@ -54,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
         'probation-jobs': { type: 'string' },
         'max-pending': { type: 'string' },
         mdns: { type: 'boolean' },
+        relay: { type: 'boolean' },
         'allow-unmeasured-engines': { type: 'boolean' },
         'same-build-only': { type: 'boolean' },
         'no-stepwise': { type: 'boolean' },
@@ -91,6 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       dataDir: (values['data-dir'] as string | undefined) ?? './infraxa-router',
       ...(values.listen !== undefined && { listen: values.listen as string[] }),
       ...(values.bootstrap !== undefined && { bootstrap: values.bootstrap as string[] }),
+      ...(values.announce !== undefined && { announce: values.announce as string[] }),
       http: (values.http as string | undefined) ?? '127.0.0.1:8080',
       verifyModels,
       threads: int('threads', defaultThreads(), 1),
@@ -100,13 +108,15 @@ export async function main(argv: string[]): Promise<number> {
       probationJobs: int('probation-jobs', 10, 0),
       maxPendingPerModel: int('max-pending', 256, 1),
       mdns: values.mdns === true,
+      ...(values.relay === true && { reachability: { relay: true } }),
       allowUnmeasuredEngines: values['allow-unmeasured-engines'] === true,
       sameBuildOnly: values['same-build-only'] === true,
       stepwiseFollowUp: values['no-stepwise'] !== true,
       stepwiseAuditRate,
     })
-    process.stdout.write(`router ${router.peerId}\nHTTP API on ${router.url}\n`)
+    process.stdout.write(`router ${router.peerId}\n`)
     for (const a of router.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
+    process.stdout.write(`HTTP API on ${router.url}\n`)
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve())
       process.once('SIGTERM', () => resolve())

@@ -6,6 +6,8 @@ export interface RouterGauges {
   pendingCompletions: () => number
   jobsInFlight: () => number
   bannedProviders: () => number
+  /** Open connections to the table's providers, by path (direct, or through a circuit relay). */
+  providerPaths: () => { direct: number; relayed: number }
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -80,6 +82,17 @@ export class RouterMetrics {
     )
     gauge('infraxa_jobs_in_flight', 'Jobs this router runs on providers now', gauges.jobsInFlight)
     gauge('infraxa_banned_providers', 'Providers banned for cheating', gauges.bannedProviders)
+    new Gauge({
+      name: 'infraxa_provider_connections',
+      help: 'Providers in the table this router is connected to, by path (direct, or relayed through a circuit relay)',
+      labelNames: ['path'],
+      registers,
+      collect() {
+        const paths = gauges.providerPaths()
+        this.set({ path: 'direct' }, paths.direct)
+        this.set({ path: 'relayed' }, paths.relayed)
+      },
+    })
   }
 
   /** A completion ended (`verified`, `failed`, `busy`, `rejected_full`) after `ms` since admission. */

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import type { LoadProgress } from '@infraxa/engine'
-import { createNode, type InfraxaNode } from '@infraxa/p2p'
+import { createNode, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
 import { createModeRegistry, fraudProofMode, type ModeRegistry, merkleMode } from '@infraxa/proofs/modes'
 import { zkSnarkMode } from '@infraxa/proofs/zk'
 import { serveFraudProofs } from './court.js'
@@ -35,8 +35,12 @@ export interface RouterOptions {
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
   bootstrap?: string[]
+  /** Addresses to announce instead of the listen addresses (a public one is otherwise announced once AutoNAT confirms it). */
+  announce?: string[]
   /** @default false */
   mdns?: boolean
+  /** NAT traversal: serve as a circuit relay, AutoNAT, DCUtR. @default { relay: false, autonat: true, dcutr: true } */
+  reachability?: ReachabilityOptions
   /** HTTP address `host:port` (port 0 picks one); `false` for no HTTP server. @default '127.0.0.1:8080' */
   http?: string | false
   /** Models the router holds to re-execute audits. */
@@ -186,6 +190,11 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     pendingCompletions: () => scheduler.pendingTotal,
     jobsInFlight: () => scheduler.inFlightTotal,
     bannedProviders: () => reputation.list().filter((r) => r.banned).length,
+    providerPaths: () => {
+      const paths = { direct: 0, relayed: 0, none: 0 }
+      for (const p of providers.all()) paths[node.connectionPath(p.peerId)]++
+      return { direct: paths.direct, relayed: paths.relayed }
+    },
   })
   const reputation = new ReputationBook(db, {
     onEvent: (event) => metrics.reputation(event),
@@ -205,7 +214,9 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       dataDir: options.dataDir,
       listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       ...(options.bootstrap && { bootstrap: options.bootstrap }),
+      ...(options.announce && { announce: options.announce }),
       mdns: options.mdns ?? false,
+      ...(options.reachability && { reachability: options.reachability }),
     })
   } catch (error) {
     db.close()

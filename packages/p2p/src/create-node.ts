@@ -19,6 +19,7 @@ import { loadOrCreateNodeKey } from './identity.js'
 import { type MdnsOptions, mdnsDiscovery } from './mdns-discovery.js'
 import { ModelAdvertiser } from './model-discovery.js'
 import { type InfraxaLibp2p, InfraxaNode, type NodeServices } from './node.js'
+import { type ReachabilityOptions, reachabilityServices, relayTransport } from './reachability.js'
 
 /** Kademlia DHT settings. */
 export interface DhtOptions {
@@ -169,11 +170,26 @@ export interface CreateNodeOptions {
   /** Connection and stream limits. */
   connections?: ConnectionLimits
   /**
+   * NAT traversal: serving as a circuit relay, AutoNAT and DCUtR. Every node can dial relayed
+   * (`/p2p-circuit`) addresses; one that cannot be dialled adds `<relay multiaddr>/p2p-circuit` to
+   * `listen` (one per relay) to hold a reservation there and announce the relayed address.
+   *
+   * @default { relay: false, autonat: true, dcutr: true }
+   */
+  reachability?: ReachabilityOptions
+  /**
    * Limit of a dial, and of a protocol negotiation, in milliseconds.
    *
    * @default 10_000
    */
   dialTimeoutMs?: number
+  /**
+   * Limit of one address within a dial. A peer behind a firewall that drops packets advertises direct
+   * addresses that never answer; libp2p tries its relayed addresses last, so this must leave them time.
+   *
+   * @default 3_000
+   */
+  addressDialTimeoutMs?: number
 }
 
 /** Default of {@link CreateNodeOptions.listen}. */
@@ -209,6 +225,12 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
     throw new InvalidArgumentError(`createNode: the node key must be Ed25519, not ${privateKey.type}`)
   }
   const dht = options.dht === false ? undefined : options.dht === true ? {} : (options.dht ?? {})
+  if (dht !== undefined && (options.listen ?? []).some((a) => a.trim() === '/p2p-circuit')) {
+    // libp2p's relay search walks the DHT, and with an empty routing table that walk never yields.
+    throw new InvalidArgumentError(
+      'createNode: listen on a named relay, `<relay multiaddr>/p2p-circuit` (e.g. /ip4/203.0.113.7/tcp/4001/p2p/12D3Koo…/p2p-circuit), not a bare /p2p-circuit',
+    )
+  }
   const limits = options.connections ?? {}
   const streamsPerConnection = limits.maxStreamsPerConnection ?? 4096
 
@@ -227,7 +249,11 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
       .finally(() => dialing.delete(key))
   }
 
-  const services: Record<string, unknown> = { identify: identify(), ping: ping() }
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    ping: ping(),
+    ...reachabilityServices(options.reachability ?? {}),
+  }
   if (dht !== undefined) {
     services.dht = kadDHT({
       protocol: dht.protocol ?? PROTOCOL_IDS.kad,
@@ -248,7 +274,7 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
       listen: options.listen ?? DEFAULT_LISTEN,
       ...(options.announce !== undefined ? { announce: options.announce } : {}),
     },
-    transports: [tcp()],
+    transports: [tcp(), relayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [
       yamux({
@@ -268,6 +294,7 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
       maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? 64,
       inboundConnectionThreshold: limits.inboundConnectionsPerHostPerSecond ?? 50,
       dialTimeout: options.dialTimeoutMs ?? 10_000,
+      addressDialTimeout: options.addressDialTimeoutMs ?? 3_000,
     },
     services: services as ServiceFactoryMap<NodeServices>,
   }

@@ -1,4 +1,5 @@
 import { PROTOCOL_IDS, type Signer } from '@infraxa/protocol'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type {
@@ -41,6 +42,8 @@ export interface NodeServices extends Record<string, unknown> {
   dht?: KadDHT
   /** Present when the node was created with `gossipsub`. */
   pubsub?: GossipSub
+  /** Present when the node serves as a circuit relay (`reachability.relay`). */
+  relay?: CircuitRelayService
 }
 
 /** The libp2p node inside an {@link InfraxaNode}. */
@@ -193,6 +196,18 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
   }
 
   /**
+   * How this node reaches a peer now: `direct`, `relayed` (only through a circuit relay; DCUtR may still
+   * upgrade it) or `none` (no open connection).
+   */
+  connectionPath(target: PeerTarget): 'direct' | 'relayed' | 'none' {
+    const peer = targetPeerId(resolvePeerTarget(target))
+    if (peer === undefined) return 'none'
+    const open = this.libp2p.getConnections(peer).filter((c) => c.status === 'open')
+    if (open.length === 0) return 'none'
+    return open.some((c) => !isRelayed(c)) ? 'direct' : 'relayed'
+  }
+
+  /**
    * A connection to the peer: an open one when there is one, else a new dial.
    *
    * @throws {PeerUnreachableError} the dial failed or timed out
@@ -227,6 +242,8 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
         const stream = await connection.newStream(protocol, {
           signal: withTimeout(timeoutMs, options.signal),
           maxOutboundStreams: options.maxOutboundStreams ?? DEFAULT_MAX_PROTOCOL_STREAMS,
+          // A peer behind NAT is reached through a relay; the relay's own limits bound such a connection.
+          runOnLimitedConnection: true,
         })
         this.#tagConnection(connection)
         return new FramedStream(stream, connection, limits)
@@ -449,6 +466,7 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
     await this.libp2p.handle(protocol, streamHandler, {
       maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_PROTOCOL_STREAMS,
       maxOutboundStreams: options.maxOutboundStreams ?? DEFAULT_MAX_PROTOCOL_STREAMS,
+      runOnLimitedConnection: true,
       ...extra,
     })
   }
@@ -480,8 +498,10 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
     this.#assertStarted()
     const peer = targetPeerId(target)
     if (peer !== undefined) {
-      const open = this.libp2p.getConnections(peer).find((c) => c.status === 'open' && c.limits === undefined)
-      if (open !== undefined) return open
+      const open = this.libp2p.getConnections(peer).filter((c) => c.status === 'open')
+      // A direct connection first; else a relayed one (DCUtR upgrades it in the background when it can).
+      const best = open.find((c) => !isRelayed(c)) ?? open[0]
+      if (best !== undefined) return best
     }
     const timeoutMs = options.timeoutMs ?? this.#dialTimeoutMs
     try {
@@ -502,6 +522,10 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
   #assertStarted(): void {
     if (!this.isStarted) throw new NodeStoppedError()
   }
+}
+
+function isRelayed(connection: Connection): boolean {
+  return connection.limits !== undefined || connection.remoteAddr.toString().includes('/p2p-circuit')
 }
 
 function withTimeout(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal {
