@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import { cpus } from 'node:os'
 import { createNode, type InfraxaNode } from '../src/index.js'
+import { measureLookups } from './lookups.js'
 
 const ECHO = '/bench/echo/1.0.0'
 const BLOB = '/bench/blob/1.0.0'
@@ -224,6 +225,18 @@ async function benchDht(): Promise<void> {
   }
 }
 
+async function benchLookups(): Promise<void> {
+  console.log(
+    '\nDHT lookups (50 nodes on loopback, each joined through one random earlier node; 5 providers)',
+  )
+  const report = await measureLookups({ nodes: 50, providers: 5, lookups: 180 })
+  const sizes = report.routingTableSizes
+  console.log(
+    `  ${report.lookups} one-shot lookups from fresh nodes: ${report.empty} empty; routing tables min ${sizes[0]}, median ${sizes[Math.floor(sizes.length / 2)]}`,
+  )
+  if (report.firstProviderMs.length > 0) stats('fresh node: first provider found', report.firstProviderMs)
+}
+
 function compare(): void {
   const find = (name: string) => results.find((result) => result.name === name)!
   const setup = find('dial + Noise + Yamux + identify')
@@ -258,4 +271,5 @@ try {
   await Promise.all([server.stop(), client.stop()])
 }
 await benchDht()
+await benchLookups()
 compare()

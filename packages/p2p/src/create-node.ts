@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { InvalidArgumentError, PROTOCOL_IDS } from '@infraxa/protocol'
@@ -14,12 +15,13 @@ import {
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
-import { waitForDhtPeer } from './dht-readiness.js'
+import { fillRoutingTable, waitForDhtPeer } from './dht-readiness.js'
 import { loadOrCreateNodeKey } from './identity.js'
 import { type MdnsOptions, mdnsDiscovery } from './mdns-discovery.js'
 import { ModelAdvertiser } from './model-discovery.js'
 import { type InfraxaLibp2p, InfraxaNode, type NodeServices } from './node.js'
 import { type ReachabilityOptions, reachabilityServices, relayTransport } from './reachability.js'
+import { SqliteDatastore } from './sqlite-datastore.js'
 
 /** Kademlia DHT settings. */
 export interface DhtOptions {
@@ -120,7 +122,9 @@ export interface ConnectionLimits {
 export interface CreateNodeOptions {
   /**
    * Directory of the node's state: its key lives in `node.key` (mode 0600), so the PeerId survives
-   * restarts. Created (mode 0700) if missing. Mutually exclusive with `privateKey`.
+   * restarts, and libp2p's datastore in `libp2p.sqlite` (the peer store and the DHT records this node
+   * holds for others, with their expiry), so a restarted node knows its peers and still answers lookups.
+   * Created (mode 0700) if missing. Mutually exclusive with `privateKey`.
    */
   dataDir?: string
   /** The node key (Ed25519), instead of `dataDir`. With neither, a fresh key is generated per run. */
@@ -298,7 +302,16 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
     },
     services: services as ServiceFactoryMap<NodeServices>,
   }
-  const libp2p = await createLibp2p<NodeServices>(config)
+  const datastore =
+    options.dataDir === undefined ? undefined : new SqliteDatastore(join(options.dataDir, 'libp2p.sqlite'))
+  if (datastore !== undefined) config.datastore = datastore
+  let libp2p: InfraxaLibp2p
+  try {
+    libp2p = await createLibp2p<NodeServices>(config)
+  } catch (error) {
+    datastore?.close()
+    throw error
+  }
   started = libp2p
 
   const kad = libp2p.services.dht
@@ -310,11 +323,17 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
           reprovideIntervalMs: dht.reprovideIntervalMs ?? 900_000,
           provideTimeoutMs: dht.provideTimeoutMs ?? 30_000,
         })
+  // Ends the background routing-table fill when the node stops.
+  const joining = new AbortController()
   const node = new InfraxaNode({
     libp2p,
     privateKey,
     advertiser,
     dialTimeoutMs: options.dialTimeoutMs ?? 10_000,
+    onStopped: () => {
+      joining.abort()
+      datastore?.close()
+    },
   })
 
   const bootstrapTimeoutMs = options.bootstrapTimeoutMs ?? 10_000
@@ -334,6 +353,9 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
     // Queries do not wait for the self-lookup: let the bootstrap peers reach the routing table first.
     if (kad !== undefined && dht?.waitForSelfQuery !== true && connected > 0) {
       await waitForDhtPeer(kad, bootstrapTimeoutMs)
+    }
+    if (kad !== undefined && connected > 0) {
+      void fillRoutingTable(kad, privateKey.publicKey.toMultihash().bytes, joining.signal)
     }
   } catch (error) {
     // Only onBootstrapError throws here: it asked to give up.

@@ -41,3 +41,20 @@ export async function waitForDhtPeer(
     signal?.removeEventListener('abort', onAbort)
   }
 }
+
+/**
+ * What a node does once it has joined through its bootstrap peers, in the background: a lookup of its own
+ * id: it meets the peers closest to it, which add it to their tables (kad-dht's periodic refresh walks
+ * the farther buckets later). kad-dht's own first self-query runs ~50 ms after start, usually before any
+ * bootstrap peer is connected, and finds nothing; without this a joining node keeps one or two routing
+ * entries and lookups through it can end empty. Errors (the node stopping) end it quietly.
+ */
+export async function fillRoutingTable(dht: KadDHT, self: Uint8Array, signal: AbortSignal): Promise<void> {
+  try {
+    for await (const _ of dht.getClosestPeers(self, { signal })) {
+      // Each query event is a peer met; kad-dht adds the ones that answer to the routing table.
+    }
+  } catch {
+    // Stopped, or the network went away: the periodic refresh tries again.
+  }
+}

@@ -113,6 +113,8 @@ export interface InfraxaNodeInit {
   privateKey: PrivateKey
   advertiser: ModelAdvertiser | undefined
   dialTimeoutMs: number
+  /** Called once libp2p has stopped (closes what createNode opened for it, e.g. its datastore). */
+  onStopped?: () => void
 }
 
 /**
@@ -136,6 +138,7 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
   readonly #dialTimeoutMs: number
   readonly #tagged = new WeakSet<Connection>()
   #stopping: Promise<void> | undefined
+  readonly #onStopped: (() => void) | undefined
 
   /** Wraps a started libp2p node; use {@link createNode}, which builds and configures it. */
   constructor(init: InfraxaNodeInit) {
@@ -145,6 +148,7 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
     this.signer = signerFromPrivateKey(init.privateKey)
     this.publicKey = this.signer.publicKey
     this.#advertiser = init.advertiser
+    this.#onStopped = init.onStopped
     this.#dialTimeoutMs = init.dialTimeoutMs
     for (const type of ['peer:discovery', 'peer:connect', 'peer:disconnect'] as const) {
       this.libp2p.addEventListener(type, (event) => {
@@ -444,6 +448,7 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
     this.#stopping ??= (async () => {
       this.#advertiser?.stop()
       await this.libp2p.stop()
+      this.#onStopped?.()
     })()
     await this.#stopping
   }
