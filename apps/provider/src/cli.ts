@@ -104,6 +104,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const listen =
     (values.listen as string[] | undefined) ?? (values.port ? [`/ip4/0.0.0.0/tcp/${values.port}`] : undefined)
+  if ((values.bootstrap as string[] | undefined)?.length === 1) {
+    // One bootstrap peer decides what this node first sees of the network (an eclipse if it lies).
+    process.stderr.write(
+      'infraxa-provider: warning: one --bootstrap peer; give 3 or more, run by different operators, so no single peer decides what this node sees\n',
+    )
+  }
   try {
     const provider = await createProvider({
       models: models.map((m): ModelSource => (m.startsWith('hf:') ? { uri: m } : { path: m })),

@@ -92,6 +92,12 @@ export async function main(argv: string[]): Promise<number> {
     const verifyModels = ((values['verify-model'] as string[] | undefined) ?? []).map(
       (m): VerifyModelSource => (m.startsWith('hf:') ? { uri: m } : { path: m }),
     )
+    if ((values.bootstrap as string[] | undefined)?.length === 1) {
+      // One bootstrap peer decides what this node first sees of the network (an eclipse if it lies).
+      process.stderr.write(
+        'infraxa-router: warning: one --bootstrap peer; give 3 or more, run by different operators, so no single peer decides what this node sees\n',
+      )
+    }
     if (verifyModels.length === 0)
       process.stderr.write('infraxa-router: no --verify-model: answers in merkle mode cannot be verified\n')
     const router = await createRouter({

@@ -78,7 +78,19 @@ export interface DhtOptions {
    *
    * @default 20
    */
-  kBucketSize?: number
+  kBucketSize?: number /**
+   * Peers asked at once during a query.
+   *
+   * @default 10
+   */
+  alpha?: number
+  /**
+   * Disjoint paths a query follows (S/Kademlia): each starts from different routing-table peers and
+   * never shares a peer with another, so Sybils that capture some paths cannot capture all.
+   *
+   * @default alpha
+   */
+  disjointPaths?: number
 }
 
 /** Connection and stream limits. */
@@ -266,6 +278,8 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
       initialQuerySelfInterval: dht.initialQuerySelfIntervalMs ?? 50,
       allowQueryWithZeroPeers: dht.waitForSelfQuery !== true,
       kBucketSize: dht.kBucketSize ?? 20,
+      ...(dht.alpha !== undefined && { alpha: dht.alpha }),
+      ...(dht.disjointPaths !== undefined && { disjointPaths: dht.disjointPaths }),
     })
   }
   if (options.gossipsub !== undefined && options.gossipsub !== false) {
