@@ -175,12 +175,19 @@ describe('attacks and failures: substitution, restarts, dead providers', () => {
     damaged[damaged.length - 10]! ^= 0xff
     db.prepare('UPDATE known_providers SET record = ?').run(damaged)
     db.close()
+    // libp2p's own peer store (libp2p.sqlite) would reconnect to the provider and fetch a fresh record;
+    // without it only the router's record table speaks, and its damaged rows must not.
+    for (const suffix of ['', '-wal', '-shm'])
+      rmSync(join(routerDir, `libp2p.sqlite${suffix}`), { force: true })
     const third = await createRouter({ ...options, dataDir: routerDir })
     try {
       expect(third.providers.all()).toEqual([])
     } finally {
       await third.stop()
     }
+    const after = new DatabaseSync(join(routerDir, 'router.sqlite'))
+    expect(after.prepare('SELECT COUNT(*) AS n FROM known_providers').get()).toEqual({ n: 0 })
+    after.close()
   })
 
   it('a restarted provider still answers the audit of an earlier job', async () => {
