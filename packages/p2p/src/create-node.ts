@@ -21,6 +21,8 @@ import { type MdnsOptions, mdnsDiscovery } from './mdns-discovery.js'
 import { ModelAdvertiser } from './model-discovery.js'
 import { type InfraxaLibp2p, InfraxaNode, type NodeServices } from './node.js'
 import { type ReachabilityOptions, reachabilityServices, relayTransport } from './reachability.js'
+import { boundRoutingTable, type RoutingDiversityOptions } from './routing-diversity.js'
+import { routingTableOf } from './routing-table.js'
 import { SqliteDatastore } from './sqlite-datastore.js'
 
 /** Kademlia DHT settings. */
@@ -78,7 +80,8 @@ export interface DhtOptions {
    *
    * @default 20
    */
-  kBucketSize?: number /**
+  kBucketSize?: number
+  /**
    * Peers asked at once during a query.
    *
    * @default 10
@@ -91,6 +94,14 @@ export interface DhtOptions {
    * @default alpha
    */
   disjointPaths?: number
+  /**
+   * Peer diversity in the routing table: at most `maxPerPrefix` peers per /24 (IPv4) or /48 (IPv6), so
+   * one operator's address block cannot fill it (eclipse resistance). Loopback and private addresses are
+   * not bounded unless `includePrivate`.
+   *
+   * @default { maxPerPrefix: 3, includePrivate: false }
+   */
+  diversity?: RoutingDiversityOptions
 }
 
 /** Connection and stream limits. */
@@ -327,6 +338,8 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
     throw error
   }
   started = libp2p
+  const table = libp2p.services.dht === undefined ? undefined : routingTableOf(libp2p.services.dht)
+  const bound = table === undefined ? undefined : boundRoutingTable(libp2p, table, dht?.diversity)
 
   const kad = libp2p.services.dht
   const advertiser =
@@ -344,8 +357,10 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
     privateKey,
     advertiser,
     dialTimeoutMs: options.dialTimeoutMs ?? 10_000,
+    routing: table === undefined || bound === undefined ? undefined : { table, diversity: bound.stats },
     onStopped: () => {
       joining.abort()
+      bound?.detach()
       datastore?.close()
     },
   })

@@ -1,17 +1,5 @@
 import type { KadDHT } from '@libp2p/kad-dht'
-
-/** The part of kad-dht's (untyped) routing table this module reads. */
-interface RoutingTableView {
-  size: number
-  addEventListener(type: 'peer:add', listener: () => void): void
-  removeEventListener(type: 'peer:add', listener: () => void): void
-}
-
-function routingTableOf(dht: KadDHT): RoutingTableView | undefined {
-  const table = (dht as unknown as { routingTable?: Partial<RoutingTableView> }).routingTable
-  if (typeof table?.size !== 'number' || typeof table.addEventListener !== 'function') return undefined
-  return table as RoutingTableView
-}
+import { routingTableOf } from './routing-table.js'
 
 /**
  * Resolves once the DHT's routing table holds a peer; `false` when `timeoutMs` passed or `signal` fired

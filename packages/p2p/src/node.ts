@@ -31,6 +31,8 @@ import {
   type HandleOptions,
   type ProtocolHandler,
 } from './protocol-handler.js'
+import type { RoutingDiversityStats } from './routing-diversity.js'
+import { type RoutingTableView, routingTablePeers } from './routing-table.js'
 import { signerFromPrivateKey } from './signer.js'
 import { dialFailure, isConnectionGone, openStreamFailure } from './transport-error.js'
 
@@ -113,8 +115,20 @@ export interface InfraxaNodeInit {
   privateKey: PrivateKey
   advertiser: ModelAdvertiser | undefined
   dialTimeoutMs: number
+  /** The DHT's routing table and its prefix bound, when the node has a DHT. */
+  routing?: { table: RoutingTableView; diversity: () => RoutingDiversityStats } | undefined
   /** Called once libp2p has stopped (closes what createNode opened for it, e.g. its datastore). */
   onStopped?: () => void
+}
+
+/** What {@link InfraxaNode.routingTable} reports. */
+export interface DhtRoutingTable {
+  /** The peers in kad-dht's routing table. */
+  readonly peers: PeerId[]
+  /** Peers taken out again because their network prefix already held its share. */
+  readonly refusedByPrefix: number
+  /** Routing-table peers per bounded prefix (`ip4/203.0.113`, `ip6/2001:db8:1`). */
+  readonly prefixes: ReadonlyMap<string, number>
 }
 
 /**
@@ -139,6 +153,7 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
   readonly #tagged = new WeakSet<Connection>()
   #stopping: Promise<void> | undefined
   readonly #onStopped: (() => void) | undefined
+  readonly #routing: InfraxaNodeInit['routing']
 
   /** Wraps a started libp2p node; use {@link createNode}, which builds and configures it. */
   constructor(init: InfraxaNodeInit) {
@@ -150,6 +165,7 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
     this.#advertiser = init.advertiser
     this.#onStopped = init.onStopped
     this.#dialTimeoutMs = init.dialTimeoutMs
+    this.#routing = init.routing
     for (const type of ['peer:discovery', 'peer:connect', 'peer:disconnect'] as const) {
       this.libp2p.addEventListener(type, (event) => {
         this.dispatchEvent(new CustomEvent(type, { detail: event.detail }))
@@ -338,6 +354,19 @@ export class InfraxaNode extends EventTarget implements AsyncDisposable {
   /** Model hashes this node currently advertises. */
   get advertisedModels(): Uint8Array[] {
     return this.#advertiser?.advertised ?? []
+  }
+
+  /**
+   * The DHT routing table now: its peers, and what the per-prefix bound ({@link DhtOptions.diversity})
+   * counted and refused. Empty for a node with no DHT.
+   */
+  routingTable(): DhtRoutingTable {
+    const diversity = this.#routing?.diversity()
+    return {
+      peers: routingTablePeers(this.#routing?.table),
+      refusedByPrefix: diversity?.refused ?? 0,
+      prefixes: diversity?.prefixes ?? new Map(),
+    }
   }
 
   /**

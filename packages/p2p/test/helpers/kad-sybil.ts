@@ -92,11 +92,16 @@ function distance(a: Uint8Array, b: Uint8Array): bigint {
 const kadId = (bytes: Uint8Array) => new Uint8Array(createHash('sha256').update(bytes).digest())
 
 /**
- * Starts `count` Sybils whose ids are the closest to `targetKey` of `candidates` generated keys.
+ * Starts `count` Sybils whose ids are the closest to `targetKey` of `candidates` generated keys, each
+ * listening on `listen(i)` (default 127.0.0.1, one port each).
  */
 export async function startSybils(
   targetKey: Uint8Array,
-  { count = 16, candidates = 3_000 }: { count?: number; candidates?: number } = {},
+  {
+    count = 16,
+    candidates = 3_000,
+    listen,
+  }: { count?: number; candidates?: number; listen?: (i: number) => string[] } = {},
 ): Promise<InfraxaNode[]> {
   const target = kadId(targetKey)
   const keys = await Promise.all(Array.from({ length: candidates }, () => generateKeyPair('Ed25519')))
@@ -105,9 +110,10 @@ export async function startSybils(
     .sort((a, b) => (a.d < b.d ? -1 : a.d > b.d ? 1 : 0))
     .slice(0, count)
   const sybils = await Promise.all(
-    ranked.map(({ key }) =>
+    ranked.map(({ key }, i) =>
       createNode({
         privateKey: key,
+        ...(listen !== undefined && { listen: listen(i) }),
         dht: false,
         connections: { inboundConnectionsPerHostPerSecond: 10_000 },
       }),
