@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util'
+import { parseAddress, parseAmount } from '@infraxa/chain'
 import { defaultThreads } from '@infraxa/engine'
-import { InfraxaError } from '@infraxa/protocol'
+import { InfraxaError, InvalidArgumentError } from '@infraxa/protocol'
+import { formatEther } from 'viem'
 import { createProvider, type ModelSource } from './provider.js'
+import type { ProviderChainOptions } from './stake.js'
 
 const HELP = `infraxa-provider — serve LLM inference on the Infraxa network
 
@@ -22,7 +25,11 @@ Options:
   --gpu <auto|cpu|cuda|vulkan|metal|N>  backend, or GPU index N (CUDA/Vulkan, via *_VISIBLE_DEVICES; default cpu)
   --metrics <[host:]port> serve Prometheus GET /metrics (sequences in use, queue depth, jobs, tokens);
                           host defaults to 127.0.0.1
-  --stake <n>             stake advertised in the capability record (default 0)
+  --stake <amount>        stake to bond, in wei or with a unit (5eth); with --chain-rpc the slot in the
+                          stake contract is topped up to it at start (the chain key is
+                          <data-dir>/chain.key), without it the number is only advertised (default 0)
+  --chain-rpc <url>       EVM JSON-RPC endpoint holding the stake contract (with --stake-contract)
+  --stake-contract <addr> the stake contract's address
   --mdns                  discover peers on the LAN
   --relay                 serve as a circuit relay v2 for peers behind NAT (64 MiB, 10 min per
                           relayed connection); a node behind NAT listens through one with
@@ -47,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         'max-queue': { type: 'string' },
         gpu: { type: 'string' },
         stake: { type: 'string' },
+        'chain-rpc': { type: 'string' },
+        'stake-contract': { type: 'string' },
         metrics: { type: 'string' },
         mdns: { type: 'boolean' },
         relay: { type: 'boolean' },
@@ -102,6 +111,22 @@ export async function main(argv: string[]): Promise<number> {
     }
     metrics = { port, ...(m[1] && { host: m[1] }) }
   }
+  let stake: bigint
+  let chain: ProviderChainOptions | undefined
+  try {
+    stake = parseAmount((values.stake as string | undefined) ?? '0')
+    const rpcUrl = values['chain-rpc'] as string | undefined
+    const contract = values['stake-contract'] as string | undefined
+    if ((rpcUrl === undefined) !== (contract === undefined)) {
+      throw new InvalidArgumentError('--chain-rpc and --stake-contract go together')
+    }
+    if (rpcUrl !== undefined && contract !== undefined) {
+      chain = { endpoint: { rpcUrl }, contract: parseAddress(contract) }
+    }
+  } catch (error) {
+    process.stderr.write(`infraxa-provider: ${(error as Error).message}\n`)
+    return 2
+  }
   const listen =
     (values.listen as string[] | undefined) ?? (values.port ? [`/ip4/0.0.0.0/tcp/${values.port}`] : undefined)
   if ((values.bootstrap as string[] | undefined)?.length === 1) {
@@ -122,7 +147,8 @@ export async function main(argv: string[]): Promise<number> {
       threads,
       limits: { maxConcurrentJobs: parallel, maxQueuedJobs: maxQueue },
       gpu: gpuFlag === 'cpu' ? false : (gpuFlag as 'auto'),
-      stake: BigInt((values.stake as string | undefined) ?? 0),
+      stake,
+      ...(chain && { chain }),
       ...(metrics && { metrics }),
       onProgress: (model, p) => {
         const line =
@@ -136,6 +162,11 @@ export async function main(argv: string[]): Promise<number> {
     for (const m of provider.models) process.stdout.write(`serving ${m.name} (${m.hashHex})\n`)
     for (const a of provider.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
     if (provider.metricsUrl) process.stdout.write(`metrics on ${provider.metricsUrl}/metrics\n`)
+    if (provider.stake) {
+      process.stdout.write(
+        `stake ${formatEther(provider.stake.amount)} ETH ${provider.stake.bonded ? 'bonded' : 'unbonding'} by ${provider.stake.owner}\n`,
+      )
+    }
     await new Promise<void>((resolve) => {
       const stop = () => resolve()
       process.once('SIGINT', stop)

@@ -8,4 +8,5 @@ export {
   type ProviderLimits,
   type ProviderOptions,
 } from './provider.js'
+export { type BondedStake, bondStake, type ProviderChainOptions } from './stake.js'
 export { type StoredJob, TranscriptStore } from './transcript-store.js'

@@ -34,6 +34,7 @@ import {
   signEnvelope,
   TokenChunkSchema,
 } from '@infraxa/protocol'
+import { hexToBytes } from 'viem'
 import { Admission } from './admission.js'
 import {
   BadChallengeError,
@@ -48,6 +49,7 @@ import {
   WrongProviderError,
 } from './errors.js'
 import { ProviderMetrics, serveMetrics } from './metrics.js'
+import { type BondedStake, bondStake, type ProviderChainOptions } from './stake.js'
 import { TranscriptStore } from './transcript-store.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -100,8 +102,14 @@ export interface ProviderOptions {
   /** CPU threads for models loaded here. @default cores − 1, 1..8 ({@link defaultThreads}) */
   threads?: number
   gpu?: false | 'auto' | 'cuda' | 'vulkan' | 'metal'
-  /** Stake bonded, advertised in the capability record. @default 0n */
+  /**
+   * Stake in wei. With `chain`, the provider's slot in the stake contract is topped up to it at start
+   * and the record names the slot's owner (routers read the amount from the chain); without, it is only
+   * a number in the record, which routers with a chain ignore. @default 0n
+   */
   stake?: bigint
+  /** The chain and stake contract holding the provider's stake. @default none */
+  chain?: ProviderChainOptions
   limits?: ProviderLimits
   /** How long transcripts stay answerable for audits. @default 24 hours */
   retentionMs?: number
@@ -163,6 +171,8 @@ export interface Provider extends AsyncDisposable {
   readonly jobsServed: number
   /** Where `GET /metrics` is served, when {@link ProviderOptions.metrics} asked for it. */
   readonly metricsUrl: string | undefined
+  /** The stake slot bonded at start, when {@link ProviderOptions.chain} was given. */
+  readonly stake: BondedStake | undefined
   stop(): Promise<void>
 }
 
@@ -256,6 +266,17 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     await cleanup()
     throw error
   }
+  let bonded: BondedStake | undefined
+  if (options.chain !== undefined) {
+    try {
+      bonded = await bondStake(options.chain, options.dataDir, node.publicKey, options.stake ?? 0n)
+    } catch (error) {
+      await node.stop()
+      db.close()
+      await cleanup()
+      throw error
+    }
+  }
   let jobsServed = 0
   // The zk prover and its artifacts load on the first zk_snark request.
   let prover: ZkProver | undefined
@@ -293,7 +314,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       maxPromptTokens: limits.maxPromptTokens,
       maxOutputTokens: limits.maxOutputTokens,
       maxCommitTopK: limits.maxCommitTopK,
-      stake: options.stake ?? 0n,
+      stake: bonded?.amount ?? options.stake ?? 0n,
+      ...(bonded !== undefined && { stakeOwner: hexToBytes(bonded.owner) }),
       // Above 1000 when jobs queue.
       loadPermille: Math.round((1000 * active) / slots),
       issuedAtMs: BigInt(Date.now()),
@@ -579,6 +601,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       return jobsServed
     },
     metricsUrl: metricsServer?.url,
+    stake: bonded,
     async stop() {
       if (stopped) return
       stopped = true

@@ -18,7 +18,16 @@ describe('infraxa-provider CLI', () => {
     expect(await main(['--model', 'x.gguf', '--metrics', '99999'])).toBe(2)
     expect(String(out.mock.calls[0]?.[0])).toMatch(/--parallel <n>/)
     expect(await main(['--nope'])).toBe(2)
-    expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/give at least one --model/)
+    expect(await main(['--model', 'x.gguf', '--stake', 'lots'])).toBe(2)
+    expect(await main(['--model', 'x.gguf', '--chain-rpc', 'http://127.0.0.1:9'])).toBe(2)
+    expect(
+      await main(['--model', 'x.gguf', '--chain-rpc', 'http://127.0.0.1:9', '--stake-contract', '0x1']),
+    ).toBe(2)
+    const said = err.mock.calls.map((c) => String(c[0])).join('')
+    expect(said).toMatch(/give at least one --model/)
+    expect(said).toMatch(/"lots" is not an amount/)
+    expect(said).toMatch(/--chain-rpc and --stake-contract go together/)
+    expect(said).toMatch(/not a chain address/)
   })
 
   it('fails with a clear message (exit 1) for a model file that does not exist', async () => {

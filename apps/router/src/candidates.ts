@@ -3,6 +3,7 @@ import { ProviderTable } from './provider-table.js'
 import type { ReputationBook } from './reputation.js'
 import type { Scheduler } from './scheduler.js'
 import type { Candidate } from './selection.js'
+import type { StakeLedger } from './stake-ledger.js'
 import type { VerifyModels } from './verify-models.js'
 
 /** A provider the router may send a request to, with what selection weighs. */
@@ -20,6 +21,13 @@ export interface EligibilityDeps {
   scheduler: Scheduler
   /** Entries of the committed top-k per step the router asks for. */
   commitTopK: number
+  /** Bonded stake on chain, when the router has a stake contract ({@link StakeLedger}). */
+  stake?: Pick<StakeLedger, 'stakeOf' | 'minStake' | 'refresh'> | undefined
+}
+
+/** Stake at which the selection bonus is full: 2 × `minStake`, or 1 ether when there is no minimum. */
+function fullStake(minStake: bigint): bigint {
+  return minStake > 0n ? 2n * minStake : 10n ** 18n
 }
 
 /**
@@ -49,6 +57,18 @@ export function eligibleProviders(
     // The file behind a hash has one architecture, weight type and size: an offer that says otherwise
     // is not for the model the router verifies with.
     if (!verifyModels.offerMatchesCopy(hash, offer)) continue
+    // Stake, read from the contract (never the record's own number): under the minimum, never selected;
+    // unstaked, probation traffic only (the newcomer share), however long its clean record; staked, up
+    // to +20% on the score.
+    let onProbation = rep.onProbation
+    let stakeBonus = 1
+    if (deps.stake !== undefined) {
+      const bonded = deps.stake.stakeOf(provider.peerId)
+      if (bonded < deps.stake.minStake) continue
+      if (bonded === 0n) onProbation = true
+      const full = fullStake(deps.stake.minStake)
+      stakeBonus = 1 + 0.2 * (bonded >= full ? 1 : Number(bonded) / Number(full))
+    }
     // Live load: the provider's last record, or this router's own jobs on it if that says more.
     const inFlight = scheduler.inFlight(provider.peerId)
     const load =
@@ -59,14 +79,14 @@ export function eligibleProviders(
       offer.maxConcurrentJobs > 0 ? offer.maxConcurrentJobs + offer.maxQueuedJobs : Number.POSITIVE_INFINITY
     // Optimism for identities never tried: new providers get traffic (all of it audited on probation, and
     // nothing streamed before the audit passes), so the network can grow without trusting anyone.
-    const score = rep.totalJobs === 0 ? 1 : rep.score
+    const score = (rep.totalJobs === 0 ? 1 : rep.score) * stakeBonus
     out.push({
       peerId: provider.peerId,
       publicKey: provider.publicKey,
       score,
       load,
       latencyMs: provider.latencyMs,
-      onProbation: rep.onProbation,
+      onProbation,
       room,
     })
   }

@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util'
+import { parseAddress, parseAmount } from '@infraxa/chain'
 import { defaultThreads } from '@infraxa/engine'
-import { InfraxaError } from '@infraxa/protocol'
+import { InfraxaError, InvalidArgumentError } from '@infraxa/protocol'
 import { createRouter, type VerifyModelSource } from './router.js'
+import type { RouterChainOptions } from './stake-ledger.js'
 
 const HELP = `infraxa-router — find providers, verify their answers, serve an OpenAI-compatible API
 
@@ -35,6 +37,13 @@ Options:
                              0.05): catches weight swaps that changed no token
   --no-stepwise              do not re-check mismatching float-model jobs stepwise (bit-exact, about
                              the cost of generating them): near-tie cheats then only go grey
+  --chain-rpc <url>          EVM JSON-RPC endpoint holding the stake contract (with --stake-contract):
+                             selection reads providers' bonded stake, proven fraud is accused there,
+                             and an adjudicator router votes (chain key: <data-dir>/chain.key)
+  --stake-contract <addr>    the stake contract's address
+  --min-stake <amount>       bonded stake a provider needs to be selected (wei or 5eth; default 0:
+                             unstaked providers get probation traffic only)
+  --bond <amount>            bond posted with each accusation (default: the contract's minimum)
   -h, --help                 this help
 
 HTTP: POST /v1/chat/completions and /v1/completions (OpenAI-compatible, stream: true for SSE), GET /v1/models,
@@ -65,6 +74,10 @@ export async function main(argv: string[]): Promise<number> {
         'same-build-only': { type: 'boolean' },
         'no-stepwise': { type: 'boolean' },
         'stepwise-audit-rate': { type: 'string' },
+        'chain-rpc': { type: 'string' },
+        'stake-contract': { type: 'string' },
+        'min-stake': { type: 'string' },
+        bond: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -98,6 +111,23 @@ export async function main(argv: string[]): Promise<number> {
         'infraxa-router: warning: one --bootstrap peer; give 3 or more, run by different operators, so no single peer decides what this node sees\n',
       )
     }
+    const rpcUrl = values['chain-rpc'] as string | undefined
+    const contract = values['stake-contract'] as string | undefined
+    if ((rpcUrl === undefined) !== (contract === undefined))
+      throw new InvalidArgumentError('--chain-rpc and --stake-contract go together')
+    if (rpcUrl === undefined && (values['min-stake'] !== undefined || values.bond !== undefined))
+      throw new InvalidArgumentError('--min-stake and --bond need --chain-rpc and --stake-contract')
+    const chain: RouterChainOptions | undefined =
+      rpcUrl !== undefined && contract !== undefined
+        ? {
+            endpoint: { rpcUrl },
+            contract: parseAddress(contract),
+            ...(values['min-stake'] !== undefined && {
+              minStake: parseAmount(values['min-stake'] as string),
+            }),
+            ...(values.bond !== undefined && { bond: parseAmount(values.bond as string) }),
+          }
+        : undefined
     if (verifyModels.length === 0)
       process.stderr.write('infraxa-router: no --verify-model: answers in merkle mode cannot be verified\n')
     const router = await createRouter({
@@ -119,8 +149,14 @@ export async function main(argv: string[]): Promise<number> {
       sameBuildOnly: values['same-build-only'] === true,
       stepwiseFollowUp: values['no-stepwise'] !== true,
       stepwiseAuditRate,
+      ...(chain && { chain }),
     })
     process.stdout.write(`router ${router.peerId}\n`)
+    if (router.stake) {
+      process.stdout.write(
+        `stake contract ${router.stake.contract.address} as ${router.stake.address}${router.stake.isAdjudicator ? ' (adjudicator)' : ''}\n`,
+      )
+    }
     for (const a of router.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
     process.stdout.write(`HTTP API on ${router.url}\n`)
     await new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 import type { InfraxaNode } from '@infraxa/p2p'
 import { peerIdFromSignerKey } from '@infraxa/p2p'
-import { adjudicateFraudProof, FRAUD_PROOF_MODE_ID } from '@infraxa/proofs/modes'
+import { adjudicateFraudProof, FRAUD_PROOF_MODE_ID, type FraudRuling } from '@infraxa/proofs/modes'
 import {
   create,
   decodeEnvelope,
@@ -8,6 +8,7 @@ import {
   FraudVerdictSchema,
   openEnvelope,
   PROTOCOL_IDS,
+  type SignedEnvelope,
   signEnvelope,
 } from '@infraxa/protocol'
 import { sha256 } from '@noble/hashes/sha2.js'
@@ -25,7 +26,16 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
  */
 export async function serveFraudProofs(
   node: InfraxaNode,
-  { verifyModels, reputation }: { verifyModels: VerifyModels; reputation: ReputationBook },
+  {
+    verifyModels,
+    reputation,
+    onFraud,
+  }: {
+    verifyModels: VerifyModels
+    reputation: ReputationBook
+    /** Called with each proof found to prove fraud. */
+    onFraud?: (proof: SignedEnvelope, ruling: FraudRuling) => void
+  },
 ): Promise<void> {
   await node.handle(
     PROTOCOL_IDS.fraud,
@@ -33,25 +43,15 @@ export async function serveFraudProofs(
       const frame = await stream.read()
       if (frame === null) return undefined
       const proofEnvelope = decodeEnvelope(frame)
-      const { message: proof } = openEnvelope('FRAUD_PROOF', proofEnvelope)
-      const modelHash = proof.request
-        ? openEnvelope('INFERENCE_REQUEST', proof.request).message.modelHash
-        : undefined
-      const executor = modelHash && verifyModels.engineFor(modelHash)
-      if (!modelHash || !executor)
-        throw new CannotVerifyError(modelHash ? hex(modelHash) : '(none)', FRAUD_PROOF_MODE_ID)
-      const responseEngine = proof.response
-        ? openEnvelope('INFERENCE_RESPONSE', proof.response).message.engine
-        : undefined
-      const ruling = await adjudicateFraudProof(proofEnvelope, {
-        executor,
-        tolerance: verifyModels.toleranceFor(modelHash, responseEngine),
-      })
+      const ruling = await ruleOnFraudProof(proofEnvelope, verifyModels)
       if (ruling.fraud && ruling.provider.length === 32) {
-        reputation.record(peerIdFromSignerKey(ruling.provider).toString(), 'fraud', {
+        const providerId = peerIdFromSignerKey(ruling.provider).toString()
+        reputation.record(providerId, 'fraud', {
           jobId: hex(ruling.jobId),
           reason: `fraud proof from ${peerIdFromSignerKey(ruling.challenger).toString()}: ${ruling.reason}`,
         })
+        // Proven here: this router takes it to the stake contract too (bonded accusation, its vote).
+        onFraud?.(proofEnvelope, ruling)
       }
       const verdict = create(FraudVerdictSchema, {
         fraudProofHash: sha256(proofEnvelope.payload),
@@ -64,4 +64,29 @@ export async function serveFraudProofs(
     },
     { readTimeoutMs: 10_000, maxFrameBytes: 3 * 1024 * 1024 + 4096, rateLimit: { burst: 16, perSecond: 2 } },
   )
+}
+
+/**
+ * Rules on a FRAUD_PROOF envelope by re-running its one disputed step on this router's copy of the model.
+ *
+ * @throws {CannotVerifyError} the router holds no copy of the proof's model
+ */
+export async function ruleOnFraudProof(
+  proofEnvelope: SignedEnvelope,
+  verifyModels: VerifyModels,
+): Promise<FraudRuling> {
+  const { message: proof } = openEnvelope('FRAUD_PROOF', proofEnvelope)
+  const modelHash = proof.request
+    ? openEnvelope('INFERENCE_REQUEST', proof.request).message.modelHash
+    : undefined
+  const executor = modelHash && verifyModels.engineFor(modelHash)
+  if (!modelHash || !executor)
+    throw new CannotVerifyError(modelHash ? hex(modelHash) : '(none)', FRAUD_PROOF_MODE_ID)
+  const responseEngine = proof.response
+    ? openEnvelope('INFERENCE_RESPONSE', proof.response).message.engine
+    : undefined
+  return adjudicateFraudProof(proofEnvelope, {
+    executor,
+    tolerance: verifyModels.toleranceFor(modelHash, responseEngine),
+  })
 }

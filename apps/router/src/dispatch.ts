@@ -158,6 +158,8 @@ export function createDispatcher(deps: DispatchDeps): {
     while (failures < maxAttempts) {
       if (signal.aborted)
         throw new InfraxaError('ERR_ABORTED', 'the client went away', { cause: signal.reason })
+      // Slots not read in the last 15 s are read first (selection weighs what the chain says).
+      await deps.stake?.refresh(providers.serving(model.hash).map((s) => s.provider))
       const all = eligibleProviders(eligibility, model.hash, req, tried)
       const ready = all.filter((c) => !scheduler.isBusy(c.peerId) && scheduler.inFlight(c.peerId) < c.room)
       if (ready.length === 0) {

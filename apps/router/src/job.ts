@@ -30,6 +30,7 @@ import type { ReceiptStore } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
 import type { TokenEvidence } from './token-evidence.js'
 import { sameEngineClaims, type VerifyModels } from './verify-models.js'
+import type { AuditFailedHook } from './watcher.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
@@ -66,6 +67,8 @@ export interface JobDeps {
   metrics: Pick<RouterMetrics, 'job' | 'audited' | 'verification'>
   /** Told when each job starts and ends (the dashboard's recent jobs). */
   journal?: Pick<JobJournal, 'started' | 'ended'>
+  /** Told (not awaited) of each audit that failed: the stake contract's turn. */
+  onAuditFailed?: AuditFailedHook
 }
 
 /**
@@ -88,6 +91,7 @@ export function createJobRunner({
   watch,
   metrics,
   journal,
+  onAuditFailed,
 }: JobDeps) {
   const { auditSteps, auditRate, jobTimeoutMs, commitTopK, challengeWindowMs } = settings
   const routerVrfKey = vrfPublicKey(vrfSecretKey)
@@ -346,7 +350,17 @@ export function createJobRunner({
           },
         )
         if (result.valid) verdict = 'verified'
-        else fail(result.reason)
+        else {
+          fail(result.reason)
+          // In the background: the client's retry elsewhere does not wait for the chain.
+          void onAuditFailed?.(
+            { request: requestEnvelope, response: responseEnvelope },
+            challenge.steps,
+            providerId,
+          ).catch((error: unknown) =>
+            console.error('router: could not take the fraud to the stake contract:', error),
+          )
+        }
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         audited = challenge.steps.length
         metrics.audited(audited)

@@ -4,14 +4,22 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import type { LoadProgress } from '@infraxa/engine'
-import { createNode, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
-import { createModeRegistry, fraudProofMode, type ModeRegistry, merkleMode } from '@infraxa/proofs/modes'
+import { createNode, type InfraxaNode, peerIdFromSignerKey, type ReachabilityOptions } from '@infraxa/p2p'
+import {
+  createModeRegistry,
+  type FraudRuling,
+  fraudProofMode,
+  type ModeRegistry,
+  merkleMode,
+} from '@infraxa/proofs/modes'
 import { zkSnarkMode } from '@infraxa/proofs/zk'
+import type { SignedEnvelope } from '@infraxa/protocol'
 import { serveFraudProofs } from './court.js'
 import { JobJournal } from './dashboard.js'
 import { dashboardView } from './dashboard-view.js'
 import { createDispatcher } from './dispatch.js'
 import { BadRequestError } from './errors.js'
+import { buildFraudProof } from './fraud-evidence.js'
 import { createHttpServer, type RouterApi } from './http.js'
 import { createJobRunner } from './job.js'
 import { RouterMetrics } from './metrics.js'
@@ -21,10 +29,11 @@ import { auditAgain } from './re-audit.js'
 import { ReceiptStore, receiptIdOf } from './receipts.js'
 import { type ReputationBook as Book, ReputationBook } from './reputation.js'
 import { Scheduler } from './scheduler.js'
+import { type RouterChainOptions, StakeLedger } from './stake-ledger.js'
 import { TokenEvidence } from './token-evidence.js'
 import { type VerifyModelSource, VerifyModels } from './verify-models.js'
 import { loadOrCreateVrfKey } from './vrf-key.js'
-import { createWatcher } from './watcher.js'
+import { type AuditFailedHook, createWatcher } from './watcher.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
@@ -115,6 +124,13 @@ export interface RouterOptions {
   maxPendingPerModel?: number
   /** How long a completion may wait for a provider with room (or for discovery). @default 60 s */
   queueWaitMs?: number
+  /**
+   * The stake contract: selection reads each provider's bonded stake from it (`minStake`: below it,
+   * never selected; unstaked: probation traffic only), fraud this router proves is taken to it (a bonded
+   * accusation with the fraud proof), and, when the router's chain account is a registered adjudicator,
+   * every accusation is re-executed and voted on. @default none (stake is not weighed)
+   */
+  chain?: RouterChainOptions
 }
 
 export interface Router extends AsyncDisposable {
@@ -127,6 +143,8 @@ export interface Router extends AsyncDisposable {
   /** Per-token evidence summed over each provider's jobs (the sequential test behind grey verdicts). */
   readonly evidence: TokenEvidence
   readonly providers: ProviderTable
+  /** The router's side of the stake contract, when {@link RouterOptions.chain} was given. */
+  readonly stake: StakeLedger | undefined
   /** Refresh the provider table now: connected peers, then the DHT for every verifiable model. */
   refresh(timeoutMs?: number): Promise<void>
   /**
@@ -136,7 +154,7 @@ export interface Router extends AsyncDisposable {
   auditAgain(receiptId: string, signal?: AbortSignal): Promise<{ valid: boolean; reason: string }>
   /**
    * fraud_proof mode: resolves when the router's watcher has checked an optimistic answer — `verified`,
-   * or `failed` with the fraud proven (the provider is then banned and its stake slashed in the ledger).
+   * or `failed` with the fraud proven (the provider is then banned and, with a chain, accused on it).
    */
   whenSettled(receiptId: string): Promise<{ verdict: string; reason: string }>
   stop(): Promise<void>
@@ -223,10 +241,41 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     await disposeModels()
     throw error
   }
+  let ledger: StakeLedger | undefined
+  if (options.chain !== undefined) {
+    try {
+      ledger = await StakeLedger.open(options.chain, { dataDir: options.dataDir, db, verifyModels })
+    } catch (error) {
+      await node.stop()
+      db.close()
+      await disposeModels()
+      throw error
+    }
+  }
   const providers = new ProviderTable(node, new ProviderStore(db))
   // The providers known before a restart, at once (checked again in the background).
   await providers.restore()
-  await serveFraudProofs(node, { verifyModels, reputation })
+  /** A provider's fraud, proven here, to the stake contract (nothing without a chain or a stake). */
+  const toChain = async (proof: SignedEnvelope, ruling: FraudRuling, providerId: string) => {
+    const known = providers.get(providerId)
+    if (ledger === undefined || known === undefined) return
+    await ledger.accuse(proof, ruling, { ...known, stakeOwner: known.capability.stakeOwner })
+    ledger.invalidate(providerId)
+  }
+  const onAuditFailed: AuditFailedHook = async (exchange, steps, providerId) => {
+    if (ledger === undefined || providers.get(providerId)?.capability.stakeOwner.length !== 20) return
+    const found = await buildFraudProof(node, providerId, exchange, steps, verifyModels, ledger.bond)
+    if (found !== undefined) await toChain(found.proof, found.ruling, providerId)
+  }
+  await serveFraudProofs(node, {
+    verifyModels,
+    reputation,
+    onFraud: (proof, ruling) => {
+      void toChain(proof, ruling, peerIdFromSignerKey(ruling.provider).toString()).catch((error: unknown) =>
+        console.error('router: could not take the fraud to the stake contract:', error),
+      )
+    },
+  })
   const watch = createWatcher({
     node,
     registry,
@@ -239,6 +288,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       metrics.job(verdict)
       journal.settled(jobHex, verdict, reason)
     },
+    onAuditFailed,
   })
 
   const offConnect = node.on('peer:connect', (event) => {
@@ -275,6 +325,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     watch,
     metrics,
     journal,
+    onAuditFailed,
   })
 
   const { complete } = createDispatcher({
@@ -290,6 +341,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     maxAttempts,
     queueWaitMs,
     newcomerShare: options.newcomerShare ?? 0.1,
+    stake: ledger,
   })
 
   const api: RouterApi = {
@@ -384,6 +436,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     reputation,
     evidence,
     providers,
+    stake: ledger,
     refresh,
     auditAgain: (receiptId, signal) =>
       auditAgain({ node, receipts, registry, verifyModels, vrfSecretKey, auditSteps }, receiptId, signal),
@@ -405,6 +458,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         server.closeAllConnections()
         await new Promise<void>((resolve) => server!.close(() => resolve()))
       }
+      await ledger?.stop()
       await node.stop()
       db.close()
       await disposeModels()

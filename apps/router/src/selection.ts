@@ -1,7 +1,7 @@
 /** What the router knows of one provider when choosing. */
 export interface Candidate {
   readonly peerId: string
-  /** Reputation score in (0, 1). */
+  /** Reputation score in (0, 1), times the stake bonus (1 to 1.2) when the router reads stake. */
   readonly score: number
   /** Reported load in [0, 1]. */
   readonly load: number

@@ -23,7 +23,16 @@ export interface WatcherDeps {
   auditSteps: number
   /** Called with each settled verdict (metrics). */
   onSettled: (verdict: 'verified' | 'failed', jobHex: string, reason: string) => void
+  /** Called (and awaited) when the audit proves fraud: the stake contract's turn. */
+  onAuditFailed?: AuditFailedHook
 }
+
+/** What the router does with an audit that failed: take it to the stake contract when one step proves it. */
+export type AuditFailedHook = (
+  exchange: { request: SignedEnvelope; response: SignedEnvelope },
+  steps: readonly number[],
+  providerId: string,
+) => Promise<void>
 
 /**
  * The optimistic mode's watcher: settles a `pending` receipt by auditing the answer after the fact
@@ -39,6 +48,7 @@ export function createWatcher({
   vrfSecretKey,
   auditSteps,
   onSettled,
+  onAuditFailed,
 }: WatcherDeps) {
   /**
    * The router's watcher for an optimistic answer: audits c VRF-chosen steps after the fact, and on a
@@ -93,6 +103,9 @@ export function createWatcher({
       )
       if (!result.valid) {
         reputation.record(providerId, 'fraud', { jobId: jobHex, reason: result.reason })
+        await onAuditFailed?.({ request, response }, challenge.steps, providerId).catch((error: unknown) => {
+          console.error('router: could not take the fraud to the stake contract:', error)
+        })
         return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`)
       }
       reputation.record(providerId, 'success', { jobId: jobHex })

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+export * from './amount.js'
 export * from './chain-key.js'
 export * from './connect.js'
 export * from './embedded-chain.js'

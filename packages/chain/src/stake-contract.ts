@@ -9,6 +9,7 @@ import {
   getContract,
   type Hash,
   type Hex,
+  hexToBytes,
   parseEventLogs,
   InsufficientFundsError as ViemInsufficientFundsError,
 } from 'viem'
@@ -286,7 +287,7 @@ export class StakeContract {
     })
     return {
       id,
-      peerKey: Uint8Array.from(Buffer.from(a.peerKey.slice(2), 'hex')),
+      peerKey: hexToBytes(a.peerKey),
       owner: a.owner,
       challenger: a.challenger,
       bond: a.bond,
@@ -295,6 +296,45 @@ export class StakeContract {
       guiltyVotes: a.guiltyVotes,
       innocentVotes: a.innocentVotes,
     }
+  }
+
+  /**
+   * Accusations opened in blocks `fromBlock`..latest, with their evidence (what an adjudicator
+   * re-executes), and the last block read (pass it + 1 next time).
+   */
+  async accusationsSince(fromBlock: bigint): Promise<{
+    accusations: Array<{ id: bigint; peerKey: Uint8Array; owner: Address; evidence: Uint8Array }>
+    toBlock: bigint
+  }> {
+    const { publicClient } = this.#connection
+    const toBlock = await publicClient.getBlockNumber()
+    if (toBlock < fromBlock) return { accusations: [], toBlock: fromBlock - 1n }
+    const logs = await publicClient.getContractEvents({
+      address: this.address,
+      abi: infraxaStakeAbi,
+      eventName: 'Accused',
+      fromBlock,
+      toBlock,
+    })
+    return {
+      accusations: logs.map((log) => ({
+        id: log.args.id!,
+        peerKey: hexToBytes(log.args.peerKey!),
+        owner: log.args.owner!,
+        evidence: hexToBytes(log.args.evidence!),
+      })),
+      toBlock,
+    }
+  }
+
+  /** How many accusations were ever opened (ids are 0 to count − 1). */
+  async accusationCount(): Promise<bigint> {
+    return this.#contract.read.accusationCount()
+  }
+
+  /** Whether `adjudicator` has voted on accusation `id`. */
+  async hasVoted(id: bigint, adjudicator: Address): Promise<boolean> {
+    return this.#contract.read.voted([id, adjudicator])
   }
 
   /** What `address` may claim. */

@@ -244,3 +244,60 @@ describe('connecting', () => {
     rmSync(other, { recursive: true, force: true })
   })
 })
+
+describe('parseAmount and parseAddress', () => {
+  it('reads wei and decimal ether / gwei; refuses the rest', async () => {
+    const { parseAmount, parseAddress } = await import('../src/index.js')
+    expect(parseAmount('1000')).toBe(1000n)
+    expect(parseAmount('5eth')).toBe(parseEther('5'))
+    expect(parseAmount(' 0.25 ETH ')).toBe(parseEther('0.25'))
+    expect(parseAmount('30gwei')).toBe(30_000_000_000n)
+    for (const bad of ['', '-1', '1.5', '5 btc', '1e18', 'eth', '0x10']) {
+      expect(() => parseAmount(bad), bad).toThrow(/not an amount/)
+    }
+    const a = privateKeyToAccount(generatePrivateKey()).address
+    expect(parseAddress(a.toLowerCase())).toBe(a)
+    expect(() => parseAddress('0x1234')).toThrow(/not a chain address/)
+  })
+})
+
+describe('over HTTP JSON-RPC', () => {
+  it('the same contract calls work through an http endpoint (test double: the embedded chain served over node:http)', async () => {
+    const { createServer } = await import('node:http')
+    const served = await createEmbeddedChain({
+      accounts: [{ address: addressOf('deployer'), balance: parseEther('10') }],
+      chainId: 4242,
+    })
+    const server = createServer(async (req, res) => {
+      let body = ''
+      for await (const chunk of req) body += chunk
+      const call = JSON.parse(body) as { id: number; method: string; params: unknown[] }
+      let answer: unknown
+      try {
+        answer = { jsonrpc: '2.0', id: call.id, result: await served.request(call as never) }
+      } catch (e) {
+        const error = e as { code: number; message: string; data?: unknown }
+        answer = {
+          jsonrpc: '2.0',
+          id: call.id,
+          error: { code: error.code, message: error.message, data: error.data },
+        }
+      }
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify(answer))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    try {
+      const { port } = server.address() as { port: number }
+      const connection = await connectChain({ rpcUrl: `http://127.0.0.1:${port}` }, keys.deployer as Hex)
+      expect(connection.chain.id).toBe(4242)
+      const contract = await deployStakeContract(connection, { adjudicators: [addressOf('deployer')] })
+      await contract.stake(peerKey, parseEther('1'))
+      expect((await contract.stakeOf(peerKey, addressOf('deployer'))).amount).toBe(parseEther('1'))
+      const early = await refused(contract.withdraw(peerKey))
+      expect(early.reason).toBe('NotUnbonding')
+    } finally {
+      server.close()
+    }
+  })
+})

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infraxa/v1/capability.proto.
  */
 export const file_infraxa_v1_capability: GenFile = /*@__PURE__*/
-  fileDesc("ChtpbmZyYXhhL3YxL2NhcGFiaWxpdHkucHJvdG8SCmluZnJheGEudjEipwIKCk1vZGVsT2ZmZXISEgoKbW9kZWxfaGFzaBgBIAEoDBIMCgRuYW1lGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIUCgxxdWFudGl6YXRpb24YBCABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAUgASgEEhYKDmNvbnRleHRfbGVuZ3RoGAYgASgNEhIKCnZvY2FiX3NpemUYByABKA0SJgoGZW5naW5lGAggASgLMhYuaW5mcmF4YS52MS5FbmdpbmVJbmZvEhsKE21heF9jb25jdXJyZW50X2pvYnMYCSABKA0SEwoLYWN0aXZlX2pvYnMYCiABKA0SEwoLcXVldWVkX2pvYnMYCyABKA0SFwoPbWF4X3F1ZXVlZF9qb2JzGAwgASgNIokCCgpDYXBhYmlsaXR5EiYKBm1vZGVscxgBIAMoCzIWLmluZnJheGEudjEuTW9kZWxPZmZlchIaChJ2ZXJpZmljYXRpb25fbW9kZXMYAiADKAkSGQoRbWF4X3Byb21wdF90b2tlbnMYAyABKA0SGQoRbWF4X291dHB1dF90b2tlbnMYBCABKA0SGAoQbWF4X2NvbW1pdF90b3BfaxgFIAEoDRINCgVzdGFrZRgGIAEoBBIVCg1sb2FkX3Blcm1pbGxlGAcgASgNEhQKDGxpc3Rlbl9hZGRycxgIIAMoCRIUCgxpc3N1ZWRfYXRfbXMYCSABKAQSFQoNZXhwaXJlc19hdF9tcxgKIAEoBGIGcHJvdG8z", [file_infraxa_v1_inference]);
+  fileDesc("ChtpbmZyYXhhL3YxL2NhcGFiaWxpdHkucHJvdG8SCmluZnJheGEudjEipwIKCk1vZGVsT2ZmZXISEgoKbW9kZWxfaGFzaBgBIAEoDBIMCgRuYW1lGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIUCgxxdWFudGl6YXRpb24YBCABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAUgASgEEhYKDmNvbnRleHRfbGVuZ3RoGAYgASgNEhIKCnZvY2FiX3NpemUYByABKA0SJgoGZW5naW5lGAggASgLMhYuaW5mcmF4YS52MS5FbmdpbmVJbmZvEhsKE21heF9jb25jdXJyZW50X2pvYnMYCSABKA0SEwoLYWN0aXZlX2pvYnMYCiABKA0SEwoLcXVldWVkX2pvYnMYCyABKA0SFwoPbWF4X3F1ZXVlZF9qb2JzGAwgASgNIp4CCgpDYXBhYmlsaXR5EiYKBm1vZGVscxgBIAMoCzIWLmluZnJheGEudjEuTW9kZWxPZmZlchIaChJ2ZXJpZmljYXRpb25fbW9kZXMYAiADKAkSGQoRbWF4X3Byb21wdF90b2tlbnMYAyABKA0SGQoRbWF4X291dHB1dF90b2tlbnMYBCABKA0SGAoQbWF4X2NvbW1pdF90b3BfaxgFIAEoDRINCgVzdGFrZRgGIAEoBBIVCg1sb2FkX3Blcm1pbGxlGAcgASgNEhQKDGxpc3Rlbl9hZGRycxgIIAMoCRIUCgxpc3N1ZWRfYXRfbXMYCSABKAQSFQoNZXhwaXJlc19hdF9tcxgKIAEoBBITCgtzdGFrZV9vd25lchgLIAEoDGIGcHJvdG8z", [file_infraxa_v1_inference]);
 
 /**
  * @generated from message infraxa.v1.ModelOffer
@@ -124,7 +124,8 @@ export type Capability = Message<"infraxa.v1.Capability"> & {
   maxCommitTopK: number;
 
   /**
-   * Stake the provider has bonded, in the network's smallest unit.
+   * Stake the provider says it has bonded, in the network's smallest unit. A router with a chain reads
+   * the stake contract instead (the slot of this record's signer and stake_owner) and ignores this.
    *
    * @generated from field: uint64 stake = 6;
    */
@@ -151,6 +152,14 @@ export type Capability = Message<"infraxa.v1.Capability"> & {
    * @generated from field: uint64 expires_at_ms = 10;
    */
   expiresAtMs: bigint;
+
+  /**
+   * The chain account (20-byte address) that owns this provider's slot in the stake contract. Signed
+   * here by the peer key, it is what makes the slot this provider's: routers count no other.
+   *
+   * @generated from field: bytes stake_owner = 11;
+   */
+  stakeOwner: Uint8Array;
 };
 
 /**
