@@ -12,7 +12,7 @@ import { createProvider, type Provider } from '@infraxa/provider'
 import { formatEther, type Hex, parseEther } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRouter, type Router } from '../src/index.js'
+import { createRouter } from '../src/index.js'
 import { randomTokenForgery } from './support/forgeries.js'
 import { chat, storiesPath, tempDir } from './support/index.js'
 
