@@ -2,15 +2,19 @@
  * `pnpm demo`: two honest providers with different models, a router and the client on loopback; a
  * verified answer from each model, a verified stream, an optimistic and a zk answer; then a provider
  * that claims stories260K's hash but runs another model — caught, banned, and the client still gets a
- * verified answer — and one that streams tokens it does not commit, caught before the client reads any.
+ * verified answer, its stake slashed on the embedded chain — and one that streams tokens it does not
+ * commit, caught before the client reads any.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { connectChain, createEmbeddedChain, deployStakeContract } from '@infraxa/chain'
 import { ask } from '@infraxa/cli'
 import { loadModel, quantizeModel, writeTestModel } from '@infraxa/engine'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { createRouter, type Router } from '@infraxa/router'
+import { formatEther, type Hex, parseEther } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 
 const STORIES_URI = 'hf:ggml-org/models/tinyllamas/stories260K.gguf'
 const root = resolve(import.meta.dirname, '..')
@@ -94,16 +98,41 @@ try {
   const cheaperPath = join(work, 'cheaper.gguf')
   await writeTestModel({ path: cheaperPath, seed: 99, vocab: 512, dim: 64, layers: 2, ff: 128, type: 'q8_0' })
 
+  // The stake contract on an embedded chain (EDR, in this process): every provider bonds 10 ETH; the
+  // router is the adjudicator (quorum 1).
+  const keys = { router: generatePrivateKey(), a: generatePrivateKey(), b: generatePrivateKey() }
+  const cheaterKey = generatePrivateKey()
+  const streamerKey = generatePrivateKey()
+  const chain = await createEmbeddedChain({
+    accounts: [...Object.values(keys), cheaterKey, streamerKey].map((k) => ({
+      address: privateKeyToAccount(k).address,
+      balance: parseEther('100'),
+    })),
+  })
+  const routerChain = await connectChain({ embedded: chain }, keys.router)
+  const stakeContract = await deployStakeContract(routerChain, {
+    adjudicators: [routerChain.address],
+    quorum: 1,
+    minBond: parseEther('0.1'),
+  })
+  log(`stake contract ${stakeContract.address} on an embedded chain; adjudicator: the router`)
+  const staked = (key: Hex) => ({
+    stake: parseEther('10'),
+    chain: { endpoint: { embedded: chain }, contract: stakeContract.address, privateKey: key },
+  })
+
   const providerA = await createProvider({
     models: [{ ...stories.source, name: 'stories260K' }],
     dataDir: join(work, 'provider-a'),
     threads: 1,
+    ...staked(keys.a),
   })
   nodes.push(providerA)
   const providerB = await createProvider({
     models: [{ path: modelB, name: 'stories260K-q8_0' }],
     dataDir: join(work, 'provider-b'),
     threads: 1,
+    ...staked(keys.b),
   })
   nodes.push(providerB)
   log(
@@ -123,6 +152,12 @@ try {
     // Demo: no probation, so streamed answers are verified streaming (a chunk behind the router's
     // re-execution) from the first job, and new identities are tried at once (each still audited).
     probationJobs: 0,
+    chain: {
+      endpoint: { embedded: chain },
+      contract: stakeContract.address,
+      privateKey: keys.router,
+      pollIntervalMs: 200,
+    },
   })
   nodes.push(router)
   log(`router ${router.peerId}, OpenAI-compatible API at ${router.url}`)
@@ -201,6 +236,7 @@ try {
     bootstrap: providerA.node.multiaddrs.map(String),
     // It lies in full: stories260K's hash and the record of stories260K's file.
     dishonest: { claimModelHash: providerA.models[0]!.hash, claimSummary: await summaryOf(stories.source) },
+    ...staked(cheaterKey),
   })
   nodes.push(cheater)
   await router.node.libp2p.dial(cheater.node.multiaddrs[0]!)
@@ -225,6 +261,39 @@ try {
     attempts: '-',
     ms: '-',
   })
+  // The router proved the fraud on one step (a FRAUD_PROOF from the failed audit), accused the cheater's
+  // slot with a bond and voted: slashed, half to the router, half burnt.
+  const cheaterOwner = privateKeyToAccount(cheaterKey).address
+  const slashDeadline = Date.now() + 30_000
+  while (
+    (await stakeContract.stakeOf(cheater.publicKey, cheaterOwner)).amount > 0n &&
+    Date.now() < slashDeadline
+  ) {
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const left = (await stakeContract.stakeOf(cheater.publicKey, cheaterOwner)).amount
+  const accusations = await stakeContract.accusationCount()
+  const accusation = accusations > 0n ? await stakeContract.accusation(accusations - 1n) : undefined
+  const burnt = await stakeContract.burnt()
+  log(
+    `  on chain: accusation #${accusation?.id ?? '-'} ${accusation?.status ?? 'none'} (${accusation?.guiltyVotes ?? 0}/1 votes); cheater's stake 10 → ${formatEther(left)} ETH, ${formatEther(parseEther('10') - left - burnt)} ETH to the router (challenger, with its bond back), ${formatEther(burnt)} ETH burnt`,
+  )
+  expect(left === 0n && accusation?.status === 'upheld', "the cheater's stake is slashed on chain")
+  expect(
+    (await stakeContract.stakeOf(providerA.publicKey, privateKeyToAccount(keys.a).address)).amount ===
+      parseEther('10'),
+    "the honest provider's stake is intact",
+  )
+  rows.push({
+    step: '   ↳ stake',
+    model: 'on chain',
+    provider: cheater.peerId.slice(-8),
+    verdict: `slashed 10 → ${formatEther(left)} ETH (${formatEther(burnt)} burnt)`,
+    audited: '1 step',
+    streamed: '-',
+    attempts: '-',
+    ms: '-',
+  })
   const again = await run('7. after the ban', 'stories260K', 'A cat sat')
   expect(again.provider === providerA.peerId && again.attempts === 1, 'banned provider is no longer selected')
 
@@ -235,6 +304,8 @@ try {
     dataDir: join(work, 'streamer'),
     threads: 1,
     dishonest: { streamToken: (t, token) => (t === 3 ? (token + 7) % 512 : token) },
+    // Staked like the others, so it is selected as often (an unstaked one gets probation traffic only).
+    ...staked(streamerKey),
   })
   nodes.push(streamer)
   await router.node.libp2p.dial(streamer.node.multiaddrs[0]!)

@@ -284,6 +284,14 @@ export function createJobRunner({
       verdict = 'failed'
       reason = why
     }
+    /** A failure a one-step fraud proof can show: to the stake contract, in the background. */
+    const toChain = (steps: readonly number[]) => {
+      if (onAuditFailed === undefined || steps.length === 0) return
+      // The client's retry elsewhere does not wait for the chain.
+      void onAuditFailed({ request: requestEnvelope, response: responseEnvelope }, steps, providerId).catch(
+        (error: unknown) => console.error('router: could not take the fraud to the stake contract:', error),
+      )
+    }
     // The signed commitment must hold exactly the tokens streamed, and the prompt the router asked for.
     if (!sameTokens(response.outputTokens, answer.tokens)) {
       fail(
@@ -291,6 +299,8 @@ export function createJobRunner({
       )
     } else if (!sameTokens(response.promptTokens, args.promptTokens)) {
       fail('prompt tokens are not the requested prompt as the model tokenizes it')
+      // Any opened step carries the signed prompt tokens: the adjudicator sees the tampering.
+      toChain(response.stepCount > 0 ? [0] : [])
     } else if (offered?.engine && !sameEngineClaims(offered.engine, response.engine)) {
       // The offer chose how the job is judged; a response may not name another engine after the fact
       // (e.g. another build, for a looser tolerance in later audits and fraud checks).
@@ -352,14 +362,7 @@ export function createJobRunner({
         if (result.valid) verdict = 'verified'
         else {
           fail(result.reason)
-          // In the background: the client's retry elsewhere does not wait for the chain.
-          void onAuditFailed?.(
-            { request: requestEnvelope, response: responseEnvelope },
-            challenge.steps,
-            providerId,
-          ).catch((error: unknown) =>
-            console.error('router: could not take the fraud to the stake contract:', error),
-          )
+          toChain(challenge.steps)
         }
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         audited = challenge.steps.length
