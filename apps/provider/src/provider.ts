@@ -146,6 +146,8 @@ export interface DishonestBehaviour {
   ) => { token: number; topK?: Array<{ id: number; logprob: number }> } | undefined
   /** Stream another token than the one generated and committed at step t. */
   streamToken?: (t: number, token: number) => number
+  /** Answer each audit only after this many milliseconds (a slow or stalling provider). */
+  auditDelayMs?: number
   /** Sample from the whole committed top-k although the request asks for a top-p nucleus. */
   ignoreTopP?: boolean
   /** Sign responses naming this CPU build instead of the one advertised (a looser judging class claimed late). */
@@ -363,6 +365,9 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     PROTOCOL_IDS.audit,
     async (stream) => {
       try {
+        if (options.dishonest?.auditDelayMs !== undefined) {
+          await new Promise((resolve) => setTimeout(resolve, options.dishonest?.auditDelayMs))
+        }
         const answer = await serveAudit(stream)
         metrics.audit('answered')
         return answer

@@ -41,6 +41,18 @@ export class ReceiptStore {
       .run(id, encodeEnvelope(envelope), provider, verdict, Date.now())
   }
 
+  /** Receipts still `pending` (optimistic answers the watcher has not settled), oldest first. */
+  pending(): Array<{ id: string; envelope: SignedEnvelope; provider: string }> {
+    const rows = this.#db
+      .prepare("SELECT id, envelope, provider FROM receipts WHERE verdict = 'pending' ORDER BY created_at")
+      .all() as Array<{ id: string; envelope: Uint8Array; provider: string }>
+    return rows.map((r) => ({
+      id: r.id,
+      envelope: decodeEnvelope(new Uint8Array(r.envelope)),
+      provider: r.provider,
+    }))
+  }
+
   getEnvelope(id: string): SignedEnvelope | undefined {
     const row = this.#db.prepare('SELECT envelope FROM receipts WHERE id = ?').get(id) as
       | { envelope: Uint8Array }

@@ -13,7 +13,7 @@ import {
   merkleMode,
 } from '@infraxa/proofs/modes'
 import { zkSnarkMode } from '@infraxa/proofs/zk'
-import type { SignedEnvelope } from '@infraxa/protocol'
+import { openEnvelope, type SignedEnvelope } from '@infraxa/protocol'
 import { serveFraudProofs } from './court.js'
 import { JobJournal } from './dashboard.js'
 import { dashboardView } from './dashboard-view.js'
@@ -291,6 +291,28 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     onAuditFailed,
   })
 
+  /**
+   * Optimistic receipts still pending in the database (a restart, or a provider that could not be
+   * reached yet): watched again, each once at a time, until they settle verified or failed.
+   */
+  const resettle = () => {
+    for (const { id, envelope, provider } of receipts.pending()) {
+      if (settling.has(id)) continue
+      let receipt: ReturnType<typeof openEnvelope<'RECEIPT'>>['message']
+      let modelHash: Uint8Array
+      try {
+        receipt = openEnvelope('RECEIPT', envelope, { signer: node.publicKey }).message
+        modelHash = openEnvelope('INFERENCE_REQUEST', receipt.request!).message.modelHash
+      } catch {
+        continue
+      }
+      if (verifyModels.engineFor(modelHash) === undefined) continue
+      const watching = watch(id, receipt, provider, modelHash)
+      settling.set(id, watching)
+      void watching.finally(() => settling.delete(id))
+    }
+  }
+
   const offConnect = node.on('peer:connect', (event) => {
     void providers.refresh(String((event as CustomEvent).detail))
   })
@@ -299,7 +321,10 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     const signal = AbortSignal.timeout(timeoutMs)
     await Promise.all(verifyModels.all.map((m) => providers.discover(m.hash, signal)))
   }
-  const periodic = setInterval(() => void refresh().catch(() => {}), 15_000)
+  const periodic = setInterval(() => {
+    void refresh().catch(() => {})
+    resettle()
+  }, 15_000)
   periodic.unref()
 
   const evidence = new TokenEvidence(db)
@@ -427,6 +452,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   }
 
   await refresh(1_000).catch(() => {})
+  resettle()
   let stopped = false
   const router: Router = {
     node,

@@ -193,4 +193,79 @@ describe('kill -9 drills (real processes)', () => {
       expect(((await res.json()) as { verdict: string }).verdict).toBe('verified')
     }
   }, 300_000)
+
+  it('a router killed with optimistic receipts still pending settles every one after the restart', async () => {
+    // Both providers answer audits only after 4 s (TEST DOUBLE: a slow provider), so the watcher of each
+    // optimistic answer is still waiting when the router is killed.
+    const noisy = await noisyStories(dir, 0.05, 2)
+    const { hashHex } = await modelIdentity(storiesPath())
+    const child = async (name: string, models: Array<{ path: string; name: string }>, claim?: object) => {
+      const proc = await spawnBin(
+        resolve(import.meta.dirname, 'support/provider-child.ts'),
+        [],
+        /^ready .*$/m,
+        90_000,
+        {
+          nodeArgs: ['--import', 'tsx'],
+          env: {
+            INFRAXA_TEST_PROVIDER: JSON.stringify({
+              models,
+              dataDir: join(dir, name),
+              threads: 1,
+              parallel: 1,
+              auditDelayMs: 4_000,
+              ...(claim && { claim }),
+            }),
+          },
+        },
+      )
+      stops.push(proc.stop)
+      return JSON.parse(/^ready (.*)$/m.exec(proc.out)![1]!) as { peerId: string; multiaddrs: string[] }
+    }
+    const slowHonest = await child('slow-honest', [{ path: storiesPath(), name: 'stories260K' }])
+    const slowCheat = await child('slow-cheat', [{ path: noisy, name: 'stories260K' }], {
+      modelHashHex: hashHex,
+      summary: await summaryOf(storiesPath()),
+    })
+    const args = routerArgs('router-3', [slowHonest.multiaddrs[0]!, slowCheat.multiaddrs[0]!])
+    const first = await spawnRouter(args)
+    await known(first.url, 2)
+    const pending = new Map<string, string>()
+    // Two at a time: the busy provider's load sends the second request to the other one.
+    for (let i = 0; i < 8 && new Set(pending.values()).size < 2; i++) {
+      const answers = await Promise.all(
+        [0, 1].map((k) =>
+          chat(first.url, {
+            model: 'stories260K',
+            messages: [{ role: 'user', content: `Lily saw a bird ${i} ${k}` }],
+            max_tokens: 8,
+            temperature: 0,
+            verification: 'fraud_proof',
+          }),
+        ),
+      )
+      for (const { json } of answers) {
+        expect(json.infraxa.verdict).toBe('pending')
+        pending.set(json.infraxa.receipt_id, json.infraxa.provider)
+      }
+    }
+    expect(new Set(pending.values())).toEqual(new Set([slowHonest.peerId, slowCheat.peerId]))
+    await first.kill('SIGKILL')
+
+    const second = await spawnRouter(args)
+    stops.push(second.stop)
+    const verdicts = new Map<string, string>()
+    const deadline = Date.now() + 90_000
+    while (verdicts.size < pending.size && Date.now() < deadline) {
+      for (const id of pending.keys()) {
+        const res = await fetch(`${second.url}/v1/receipts/${id}`)
+        const { verdict } = (await res.json()) as { verdict: string }
+        if (verdict !== 'pending') verdicts.set(id, verdict)
+      }
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    for (const [id, provider] of pending) {
+      expect(verdicts.get(id), `receipt ${id}`).toBe(provider === slowCheat.peerId ? 'failed' : 'verified')
+    }
+  }, 300_000)
 })

@@ -18,6 +18,8 @@ interface ChildOptions {
   }
   /** TEST DOUBLE (attack): near-tie forgery with this gap (nats) on every step it can place one. */
   nearTieGap?: number
+  /** TEST DOUBLE (fault): answer audits only after this delay. */
+  auditDelayMs?: number
 }
 
 const options = JSON.parse(process.env.INFRAXA_TEST_PROVIDER ?? '') as ChildOptions
@@ -26,13 +28,14 @@ const provider = await createProvider({
   dataDir: options.dataDir,
   threads: options.threads,
   limits: { maxConcurrentJobs: options.parallel },
-  ...((options.claim || options.nearTieGap) && {
+  ...((options.claim || options.nearTieGap || options.auditDelayMs) && {
     dishonest: {
       ...(options.claim && {
         claimModelHash: new Uint8Array(Buffer.from(options.claim.modelHashHex, 'hex')),
         claimSummary: options.claim.summary,
       }),
       ...(options.nearTieGap && { forgeStep: nearTieForgery({ gap: options.nearTieGap }) }),
+      ...(options.auditDelayMs && { auditDelayMs: options.auditDelayMs }),
     },
   }),
 })
