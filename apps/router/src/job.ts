@@ -284,13 +284,10 @@ export function createJobRunner({
       verdict = 'failed'
       reason = why
     }
-    /** A failure a one-step fraud proof can show: to the stake contract, in the background. */
+    /** Steps that may show the failure alone (a fraud proof for the stake contract), most telling first. */
+    const evidenceSteps: number[] = []
     const toChain = (steps: readonly number[]) => {
-      if (onAuditFailed === undefined || steps.length === 0) return
-      // The client's retry elsewhere does not wait for the chain.
-      void onAuditFailed({ request: requestEnvelope, response: responseEnvelope }, steps, providerId).catch(
-        (error: unknown) => console.error('router: could not take the fraud to the stake contract:', error),
-      )
+      for (const step of steps) if (!evidenceSteps.includes(step)) evidenceSteps.push(step)
     }
     // The signed commitment must hold exactly the tokens streamed, and the prompt the router asked for.
     if (!sameTokens(response.outputTokens, answer.tokens)) {
@@ -308,7 +305,10 @@ export function createJobRunner({
     }
     // Verified streaming scored every token; its verdict stands beside the audit of the commitment.
     let tokenCheck = release === 'verified' ? answer.verdict() : undefined
-    if (tokenCheck?.verdict === 'fail') fail(tokenCheck.reason)
+    if (tokenCheck?.verdict === 'fail') {
+      fail(tokenCheck.reason)
+      toChain(tokenCheck.suspectSteps)
+    }
     const tokenNoise =
       release === 'verified' ? undefined : verifyModels.noiseFor(args.modelHash, response.engine)
     if (!optimistic && mode.id !== MERKLE_MODE_ID && verdict !== 'failed') {
@@ -359,12 +359,13 @@ export function createJobRunner({
             ...(exactAudit && { exactAudit: { tolerance: exactAudit } }),
           },
         )
+        tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         if (result.valid) verdict = 'verified'
         else {
           fail(result.reason)
-          toChain(challenge.steps)
+          // The steps whose token the router's sampler would not pick first, then the audited ones.
+          toChain([...(tokenCheck?.suspectSteps ?? []), ...challenge.steps])
         }
-        tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         audited = challenge.steps.length
         metrics.audited(audited)
       }
@@ -401,7 +402,19 @@ export function createJobRunner({
       streaming: release === 'held' ? '' : release,
       ...(tokenCheck && { tokenCheck: tokenCheckMessage(tokenCheck) }),
     })
-    if (verdict === 'failed') throw failed(jobHex, receipt, providerId)
+    if (verdict === 'failed') {
+      if (onAuditFailed !== undefined && evidenceSteps.length > 0) {
+        // In the background: the client's retry elsewhere does not wait for the chain.
+        void onAuditFailed(
+          { request: requestEnvelope, response: responseEnvelope },
+          evidenceSteps,
+          providerId,
+        ).catch((error: unknown) =>
+          console.error('router: could not take the fraud to the stake contract:', error),
+        )
+      }
+      throw failed(jobHex, receipt, providerId)
+    }
     receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, verdict)
     if (verdict === 'pending') {
       const watching = watch(jobHex, receipt, providerId, args.modelHash)

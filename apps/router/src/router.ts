@@ -264,8 +264,13 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   }
   const onAuditFailed: AuditFailedHook = async (exchange, steps, providerId) => {
     if (ledger === undefined || providers.get(providerId)?.capability.stakeOwner.length !== 20) return
-    const found = await buildFraudProof(node, providerId, exchange, steps, verifyModels, ledger.bond)
-    if (found !== undefined) await toChain(found.proof, found.ruling, providerId)
+    const stake = ledger
+    await stake.track(
+      (async () => {
+        const found = await buildFraudProof(node, providerId, exchange, steps, verifyModels, stake.bond)
+        if (found !== undefined) await toChain(found.proof, found.ruling, providerId)
+      })(),
+    )
   }
   await serveFraudProofs(node, {
     verifyModels,

@@ -66,6 +66,9 @@ export class StakeLedger {
   readonly #timer: NodeJS.Timeout
   readonly #onEvent: (event: LedgerEvent) => void
   #polling: Promise<void> | undefined
+  /** Jobs being accused now (one accusation per job, even when two paths prove the same fraud). */
+  readonly #accusing = new Set<string>()
+  readonly #work = new Set<Promise<unknown>>()
   #stopped = false
 
   private constructor(init: {
@@ -132,6 +135,25 @@ export class StakeLedger {
   /** The router's chain account. */
   get address(): Address {
     return this.contract.account
+  }
+
+  /**
+   * Runs `work` (building evidence, accusing) as part of the ledger's business: {@link idle} waits for
+   * it, and so does {@link stop}.
+   */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.#work.add(work)
+    void work.then(
+      () => this.#work.delete(work),
+      () => this.#work.delete(work),
+    )
+    return work
+  }
+
+  /** Resolves when no evidence is being built or accused and a poll round (votes, claims) has run. */
+  async idle(): Promise<void> {
+    while (this.#work.size > 0) await Promise.allSettled([...this.#work])
+    await this.poll()
   }
 
   /** The provider's bonded stake as last read (0 when unstaked, unbonding or not read yet). */
@@ -281,6 +303,7 @@ export class StakeLedger {
   }
 
   async stop(): Promise<void> {
+    await Promise.allSettled([...this.#work])
     this.#stopped = true
     clearInterval(this.#timer)
     await this.#polling

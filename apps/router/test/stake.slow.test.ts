@@ -6,13 +6,26 @@ import {
   createEmbeddedChain,
   deployStakeContract,
   type EmbeddedChain,
+  openStakeContract,
   type StakeContract,
 } from '@infraxa/chain'
+import { loadModel } from '@infraxa/engine'
+import { createNode } from '@infraxa/p2p'
+import { createFraudProof } from '@infraxa/proofs/modes'
+import {
+  AuditChallengeSchema,
+  create,
+  decodeEnvelope,
+  encodeEnvelope,
+  openEnvelope,
+  PROTOCOL_IDS,
+  signEnvelope,
+} from '@infraxa/protocol'
 import { createProvider, type Provider } from '@infraxa/provider'
 import { formatEther, type Hex, parseEther } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRouter } from '../src/index.js'
+import { createRouter, type Router } from '../src/index.js'
 import { randomTokenForgery } from './support/forgeries.js'
 import { chat, storiesPath, tempDir } from './support/index.js'
 
@@ -63,6 +76,7 @@ const balance = (k: Hex) => deployer.publicClient.getBalance({ address: address(
 describe('stake, fraud and slashing on the embedded chain', () => {
   let honest: Provider
   let cheater: Provider
+  let routerA: Router
 
   it('a proven cheater is slashed by a quorum of two routers; the challenger is paid, the rest burnt', async () => {
     const chainFor = (key: Hex) => ({
@@ -99,7 +113,7 @@ describe('stake, fraud and slashing on the embedded chain', () => {
       chain: { ...chainFor(keys.routerB), pollIntervalMs: 100 },
     })
     stopped.push(routerB)
-    const routerA = await createRouter({
+    routerA = await createRouter({
       dataDir: join(dir, 'router-a'),
       http: '127.0.0.1:0',
       bootstrap: [...honest.node.multiaddrs, ...cheater.node.multiaddrs].map(String),
@@ -200,5 +214,79 @@ describe('stake, fraud and slashing on the embedded chain', () => {
     expect([...servedBy]).toEqual([honest.peerId])
     expect(router.stake?.stakeOf(unstaked.peerId)).toBe(0n)
     expect(router.stake?.stakeOf(honest.peerId)).toBe(parseEther('5'))
+  })
+
+  it('a false accusation (an honest step as evidence) is voted innocent by both routers: the bond burnt, the stake intact', async () => {
+    // A challenger with its own chain account accuses the honest provider, with a well-formed FRAUD_PROOF
+    // of a step that matches the model (TEST DOUBLE: a greedy or mistaken accuser).
+    const { json } = await chat(routerA.url!, {
+      model: 'stories260K',
+      messages: [{ role: 'user', content: 'The sun was warm' }],
+      max_tokens: 8,
+      verification: 'fraud_proof',
+    })
+    expect(json.infraxa.provider).toBe(honest.peerId)
+    await routerA.whenSettled(json.infraxa.receipt_id)
+    const receipt = routerA.api.receipt(json.infraxa.receipt_id) as any
+    const request = decodeEnvelope(Buffer.from(receipt.envelopes.request, 'base64'))
+    const response = decodeEnvelope(Buffer.from(receipt.envelopes.response, 'base64'))
+    const res = openEnvelope('INFERENCE_RESPONSE', response).message
+    const accuser = await createNode({ dataDir: join(dir, 'accuser') })
+    stopped.push(accuser)
+    // The provider opens audits only for the router that sent the job: the accuser asks through router A.
+    const challenge = signEnvelope(
+      'AUDIT_CHALLENGE',
+      create(AuditChallengeSchema, { jobId: res.jobId, transcriptRoot: res.transcriptRoot, steps: [1] }),
+      routerA.node.signer,
+    )
+    const opened = openEnvelope(
+      'AUDIT_PROOF',
+      decodeEnvelope(
+        await routerA.node.request(honest.peerId, PROTOCOL_IDS.audit, encodeEnvelope(challenge)),
+      ),
+    ).message
+    const engine = await loadModel({ path: storiesPath(), threads: 1 })
+    const [recomputed] = await engine.replay({
+      promptTokens: res.promptTokens,
+      outputTokens: res.outputTokens,
+      positions: [1],
+      topK: res.commitTopK,
+    })
+    await engine.dispose()
+    const evidence = createFraudProof({
+      request,
+      response,
+      opening: opened.openings[0]!,
+      siblings: opened.siblings,
+      recomputed: recomputed!,
+      bond: 0n,
+      challenger: accuser.signer,
+    })
+    const accuserKey = generatePrivateKey()
+    await deployer.walletClient.sendTransaction({ to: address(accuserKey), value: parseEther('1') })
+    const asAccuser = await openStakeContract(
+      await connectChain({ embedded: chain }, accuserKey),
+      contract.address,
+    )
+    const burntBefore = await contract.burnt()
+    const id = await asAccuser.accuse(
+      honest.publicKey,
+      address(keys.honest),
+      encodeEnvelope(evidence),
+      parseEther('0.1'),
+    )
+    const deadline = Date.now() + 20_000
+    while ((await contract.accusation(id)).status === 'open') {
+      if (Date.now() > deadline) throw new Error('no verdict within 20 s')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(await contract.accusation(id)).toMatchObject({
+      status: 'rejected',
+      innocentVotes: 2,
+      guiltyVotes: 0,
+    })
+    expect((await contract.burnt()) - burntBefore).toBe(parseEther('0.1'))
+    expect((await contract.stakeOf(honest.publicKey, address(keys.honest))).amount).toBe(parseEther('5'))
+    expect(await contract.owed(address(accuserKey))).toBe(0n)
   })
 })

@@ -125,6 +125,11 @@ export type TokenVerdict = {
   /** P(at least this many mismatches | honest), from the binomial tail with the honest mismatch rate. */
   readonly pValue: number
   readonly reason: string
+  /**
+   * The mismatching steps, largest margin first (at most 8): where to open the transcript for evidence
+   * a third party can check one step at a time (a fraud proof).
+   */
+  readonly suspectSteps: readonly number[]
 }
 
 /**
@@ -153,7 +158,12 @@ export function judgeTokens(
     }
   }
   const pValue = binomialTail(scores.length, mismatches, noise.mismatchRate)
-  const base = { steps: scores.length, mismatches, largestMargin: largest, pValue }
+  const suspectSteps = scores
+    .filter((s) => s.margin > 0)
+    .sort((a, b) => b.margin - a.margin)
+    .slice(0, 8)
+    .map((s) => s.step)
+  const base = { steps: scores.length, mismatches, largestMargin: largest, pValue, suspectSteps }
   if (worst !== undefined && largest > noise.maxMargin) {
     const why =
       worst.rank < 0
