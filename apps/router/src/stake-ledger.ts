@@ -200,8 +200,23 @@ export class StakeLedger {
   ): Promise<bigint | undefined> {
     if (this.#stopped || provider.stakeOwner.length !== 20 || !ruling.fraud) return undefined
     const jobId = hex(ruling.jobId)
+    if (this.#accusing.has(jobId)) return undefined
     if (this.#db.prepare('SELECT 1 FROM chain_accusations WHERE job_id = ?').get(jobId) !== undefined)
       return undefined
+    this.#accusing.add(jobId)
+    try {
+      return await this.#accuse(proof, ruling, provider, jobId)
+    } finally {
+      this.#accusing.delete(jobId)
+    }
+  }
+
+  async #accuse(
+    proof: SignedEnvelope,
+    ruling: FraudRuling,
+    provider: { peerId: string; publicKey: Uint8Array; stakeOwner: Uint8Array },
+    jobId: string,
+  ): Promise<bigint | undefined> {
     const owner = bytesToHex(provider.stakeOwner)
     const slot = await this.contract.stakeOf(provider.publicKey, owner)
     if (slot.amount === 0n) {
