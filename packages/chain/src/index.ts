@@ -7,8 +7,10 @@
  */
 export * from './amount.js'
 export * from './chain-key.js'
+export * from './channels.js'
 export * from './connect.js'
 export * from './embedded-chain.js'
 export * from './errors.js'
+export { infraxaChannelsAbi, infraxaChannelsBytecode } from './generated/infraxa-channels.js'
 export { infraxaStakeAbi, infraxaStakeBytecode } from './generated/infraxa-stake.js'
 export * from './stake-contract.js'

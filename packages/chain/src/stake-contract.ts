@@ -1,21 +1,9 @@
 import { InvalidArgumentError } from '@infraxa/protocol'
-import {
-  type Address,
-  BaseError,
-  bytesToHex,
-  ContractFunctionRevertedError,
-  decodeErrorResult,
-  encodeDeployData,
-  getContract,
-  type Hash,
-  type Hex,
-  hexToBytes,
-  parseEventLogs,
-  InsufficientFundsError as ViemInsufficientFundsError,
-} from 'viem'
+import { type Address, bytesToHex, getContract, type Hash, type Hex, hexToBytes, parseEventLogs } from 'viem'
 import type { ChainConnection } from './connect.js'
-import { ContractRevertedError, InsufficientFundsError, NoStakeContractError } from './errors.js'
+import { ContractRevertedError, NoStakeContractError } from './errors.js'
 import { infraxaStakeAbi, infraxaStakeBytecode } from './generated/infraxa-stake.js'
+import { chainError, deploy, transact } from './transact.js'
 
 /** The rules a stake contract is deployed with (fixed for its life). */
 export interface StakeParameters {
@@ -79,23 +67,6 @@ function peerKeyHex(peerKey: Uint8Array): Hex {
   return bytesToHex(peerKey)
 }
 
-/** Turns viem's errors into this package's: a revert names the contract's custom error. */
-function chainError(error: unknown, address: Address): unknown {
-  if (!(error instanceof BaseError)) return error
-  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError)
-  if (reverted instanceof ContractFunctionRevertedError) {
-    return new ContractRevertedError(
-      reverted.data?.errorName ?? reverted.reason ?? 'unknown',
-      [...(reverted.data?.args ?? [])],
-      { cause: error },
-    )
-  }
-  if (error.walk((e) => e instanceof ViemInsufficientFundsError) !== null) {
-    return new InsufficientFundsError(address, { cause: error })
-  }
-  return error
-}
-
 /**
  * Deploys a stake contract with `parameters` from the connection's account.
  *
@@ -116,42 +87,9 @@ export async function deployStakeContract(
     p.slashBps,
     p.rewardBps,
   ] as const
-  let address: Address | null | undefined
-  try {
-    // A constructor revert surfaces on estimation; run it as a call first to get its reason.
-    await connection.publicClient.call({
-      account: connection.address,
-      data: encodeDeployData({ abi: infraxaStakeAbi, bytecode: infraxaStakeBytecode, args }),
-    })
-    const hash = await connection.walletClient.deployContract({
-      abi: infraxaStakeAbi,
-      bytecode: infraxaStakeBytecode,
-      args,
-    })
-    address = (await connection.publicClient.waitForTransactionReceipt({ hash })).contractAddress
-  } catch (error) {
-    throw deployError(error, connection.address)
-  }
-  if (address == null) throw new NoStakeContractError('(deployment returned no address)')
+  const address = await deploy(connection, { abi: infraxaStakeAbi, bytecode: infraxaStakeBytecode, args })
+  if (address === undefined) throw new NoStakeContractError('(deployment returned no address)')
   return new StakeContract(connection, address)
-}
-
-function deployError(error: unknown, address: Address): unknown {
-  // A constructor revert has no ABI function to decode against: decode its bytes as one of the errors.
-  if (error instanceof BaseError) {
-    const data = (
-      error.walk((e) => typeof (e as { data?: unknown }).data === 'string') as { data?: Hex } | null
-    )?.data
-    if (data?.startsWith('0x') === true) {
-      try {
-        const decoded = decodeErrorResult({ abi: infraxaStakeAbi, data })
-        return new ContractRevertedError(decoded.errorName, [...(decoded.args ?? [])], { cause: error })
-      } catch {
-        // Not one of the contract's errors.
-      }
-    }
-  }
-  return chainError(error, address)
 }
 
 /**
@@ -283,7 +221,7 @@ export class StakeContract {
 
   async accusation(id: bigint): Promise<Accusation> {
     const a = await this.#contract.read.accusation([id]).catch((error: unknown) => {
-      throw chainError(error, this.#connection.address)
+      throw chainError(error, this.#connection.address, infraxaStakeAbi)
     })
     return {
       id,
@@ -352,23 +290,12 @@ export class StakeContract {
     args: readonly unknown[],
     value?: bigint,
   ): Promise<Hash> {
-    const { publicClient, walletClient } = this.#connection
-    try {
-      // Simulated first: a refusal comes back with the contract's reason, before any gas is spent.
-      const { request } = await publicClient.simulateContract({
-        address: this.address,
-        abi: infraxaStakeAbi,
-        functionName: name,
-        args: args as never,
-        account: walletClient.account,
-        ...(value !== undefined && { value }),
-      } as never)
-      const hash = await walletClient.writeContract(request as never)
-      const receipt = await publicClient.waitForTransactionReceipt({ hash })
-      if (receipt.status !== 'success') throw new ContractRevertedError(`${name} reverted`, [])
-      return hash
-    } catch (error) {
-      throw chainError(error, this.#connection.address)
-    }
+    return transact(this.#connection, {
+      address: this.address,
+      abi: infraxaStakeAbi,
+      functionName: name,
+      args,
+      ...(value !== undefined && { value }),
+    })
   }
 }
