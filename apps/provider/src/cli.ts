@@ -3,6 +3,7 @@ import { parseAddress, parseAmount } from '@infraxa/chain'
 import { defaultThreads } from '@infraxa/engine'
 import { InfraxaError, InvalidArgumentError } from '@infraxa/protocol'
 import { formatEther } from 'viem'
+import type { ProviderPaymentOptions } from './payments.js'
 import { createProvider, type ModelSource } from './provider.js'
 import type { ProviderChainOptions } from './stake.js'
 
@@ -30,6 +31,9 @@ Options:
                           <data-dir>/chain.key), without it the number is only advertised (default 0)
   --chain-rpc <url>       EVM JSON-RPC endpoint holding the stake contract (with --stake-contract)
   --stake-contract <addr> the stake contract's address
+  --channels-contract <addr>  take pay-per-token vouchers through this channels contract (with
+                          --chain-rpc); redeemed when the provider stops
+  --price <amount>        price per 1,000 tokens (prompt + output) of a verified answer, e.g. 0.001eth
   --mdns                  discover peers on the LAN
   --relay                 serve as a circuit relay v2 for peers behind NAT (64 MiB, 10 min per
                           relayed connection); a node behind NAT listens through one with
@@ -56,6 +60,8 @@ export async function main(argv: string[]): Promise<number> {
         stake: { type: 'string' },
         'chain-rpc': { type: 'string' },
         'stake-contract': { type: 'string' },
+        'channels-contract': { type: 'string' },
+        price: { type: 'string' },
         metrics: { type: 'string' },
         mdns: { type: 'boolean' },
         relay: { type: 'boolean' },
@@ -113,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let stake: bigint
   let chain: ProviderChainOptions | undefined
+  let payments: ProviderPaymentOptions | undefined
   try {
     stake = parseAmount((values.stake as string | undefined) ?? '0')
     const rpcUrl = values['chain-rpc'] as string | undefined
@@ -122,6 +129,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (rpcUrl !== undefined && contract !== undefined) {
       chain = { endpoint: { rpcUrl }, contract: parseAddress(contract) }
+    }
+    const channels = values['channels-contract'] as string | undefined
+    if ((channels === undefined) !== (values.price === undefined)) {
+      throw new InvalidArgumentError('--channels-contract and --price go together')
+    }
+    if (channels !== undefined && chain === undefined) {
+      throw new InvalidArgumentError('--channels-contract needs --chain-rpc and --stake-contract')
+    }
+    if (channels !== undefined) {
+      payments = { contract: parseAddress(channels), pricePer1kTokens: parseAmount(values.price as string) }
     }
   } catch (error) {
     process.stderr.write(`infraxa-provider: ${(error as Error).message}\n`)
@@ -149,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
       gpu: gpuFlag === 'cpu' ? false : (gpuFlag as 'auto'),
       stake,
       ...(chain && { chain }),
+      ...(payments && { payments }),
       ...(metrics && { metrics }),
       onProgress: (model, p) => {
         const line =
@@ -172,6 +190,13 @@ export async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
     })
+    for (const paid of await provider.redeemPayments()) {
+      process.stdout.write(
+        paid.error === undefined
+          ? `redeemed ${formatEther(paid.amount)} ETH from channel ${paid.channel}\n`
+          : `could not redeem channel ${paid.channel} (kept for the next start): ${paid.error}\n`,
+      )
+    }
     await provider.stop()
     return 0
   } catch (error) {

@@ -74,3 +74,10 @@ export class InvalidPromptError extends InfraxaError {
     super('ERR_INVALID_PROMPT', reason)
   }
 }
+
+/** A payment voucher that would not pay: bad signature, another payee, above the deposit, a closed channel. */
+export class InvalidVoucherError extends InfraxaError {
+  constructor(reason: string) {
+    super('ERR_INVALID_VOUCHER', `payment voucher refused: ${reason}`)
+  }
+}

@@ -1,5 +1,6 @@
 export { main } from './cli.js'
 export * from './errors.js'
+export { type HeldVoucher, PaymentInbox, type ProviderPaymentOptions } from './payments.js'
 export {
   createProvider,
   type DishonestBehaviour,

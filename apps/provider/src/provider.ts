@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { connectChain, loadOrCreateChainKey, openChannelsContract } from '@infraxa/chain'
 import { defaultThreads, type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
 import { createNode, type FramedStream, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
 import { requestedPromptTokens } from '@infraxa/proofs/modes'
@@ -49,6 +50,7 @@ import {
   WrongProviderError,
 } from './errors.js'
 import { ProviderMetrics, serveMetrics } from './metrics.js'
+import { type HeldVoucher, PaymentInbox, type ProviderPaymentOptions } from './payments.js'
 import { type BondedStake, bondStake, type ProviderChainOptions } from './stake.js'
 import { TranscriptStore } from './transcript-store.js'
 
@@ -110,6 +112,12 @@ export interface ProviderOptions {
   stake?: bigint
   /** The chain and stake contract holding the provider's stake. @default none */
   chain?: ProviderChainOptions
+  /**
+   * Pay-per-token: the price published in the capability record and the channels contract routers pay
+   * through (on `chain`, to its account); vouchers arrive on `/infraxa/payment/1.0.0` and are kept until
+   * {@link Provider.redeemPayments}. @default none (free)
+   */
+  payments?: ProviderPaymentOptions
   limits?: ProviderLimits
   /** How long transcripts stay answerable for audits. @default 24 hours */
   retentionMs?: number
@@ -175,6 +183,10 @@ export interface Provider extends AsyncDisposable {
   readonly metricsUrl: string | undefined
   /** The stake slot bonded at start, when {@link ProviderOptions.chain} was given. */
   readonly stake: BondedStake | undefined
+  /** The payment vouchers held, latest per channel (none without {@link ProviderOptions.payments}). */
+  heldPayments(): HeldVoucher[]
+  /** Closes every channel with its latest voucher: the provider is paid, the payer gets the rest. */
+  redeemPayments(): Promise<Array<{ channel: string; amount: bigint; error?: string }>>
   stop(): Promise<void>
 }
 
@@ -269,9 +281,23 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     throw error
   }
   let bonded: BondedStake | undefined
+  let inbox: PaymentInbox | undefined
+  if (options.payments !== undefined && options.chain === undefined) {
+    await node.stop()
+    db.close()
+    await cleanup()
+    throw new InvalidArgumentError('createProvider: payments need a chain (options.chain)')
+  }
   if (options.chain !== undefined) {
     try {
       bonded = await bondStake(options.chain, options.dataDir, node.publicKey, options.stake ?? 0n)
+      if (options.payments !== undefined) {
+        const connection = await connectChain(
+          options.chain.endpoint,
+          options.chain.privateKey ?? loadOrCreateChainKey(options.dataDir),
+        )
+        inbox = new PaymentInbox(db, await openChannelsContract(connection, options.payments.contract))
+      }
     } catch (error) {
       await node.stop()
       db.close()
@@ -318,6 +344,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       maxCommitTopK: limits.maxCommitTopK,
       stake: bonded?.amount ?? options.stake ?? 0n,
       ...(bonded !== undefined && { stakeOwner: hexToBytes(bonded.owner) }),
+      pricePer1kTokens: options.payments?.pricePer1kTokens ?? 0n,
       // Above 1000 when jobs queue.
       loadPermille: Math.round((1000 * active) / slots),
       issuedAtMs: BigInt(Date.now()),
@@ -596,6 +623,19 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     return encodeEnvelope(signEnvelope('AUDIT_PROOF', proof, node.signer))
   }
 
+  if (inbox !== undefined) {
+    const payments = inbox
+    await node.handle(
+      PROTOCOL_IDS.payment,
+      async (stream) => {
+        const frame = await stream.read()
+        if (frame === null) return undefined
+        return payments.accept(decodeEnvelope(frame))
+      },
+      { readTimeoutMs: 10_000, maxFrameBytes: 16 * 1024, rateLimit: { burst: 64, perSecond: 32 } },
+    )
+  }
+
   let stopped = false
   const provider: Provider = {
     node,
@@ -607,6 +647,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     },
     metricsUrl: metricsServer?.url,
     stake: bonded,
+    heldPayments: () => inbox?.held() ?? [],
+    redeemPayments: async () => (inbox === undefined ? [] : inbox.redeem()),
     async stop() {
       if (stopped) return
       stopped = true

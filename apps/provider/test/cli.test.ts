@@ -23,7 +23,20 @@ describe('infraxa-provider CLI', () => {
     expect(
       await main(['--model', 'x.gguf', '--chain-rpc', 'http://127.0.0.1:9', '--stake-contract', '0x1']),
     ).toBe(2)
+    expect(await main(['--model', 'x.gguf', '--price', '1eth'])).toBe(2)
+    expect(
+      await main([
+        '--model',
+        'x.gguf',
+        '--channels-contract',
+        '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+        '--price',
+        '1eth',
+      ]),
+    ).toBe(2)
     const said = err.mock.calls.map((c) => String(c[0])).join('')
+    expect(said).toMatch(/--channels-contract and --price go together/)
+    expect(said).toMatch(/--channels-contract needs --chain-rpc/)
     expect(said).toMatch(/give at least one --model/)
     expect(said).toMatch(/"lots" is not an amount/)
     expect(said).toMatch(/--chain-rpc and --stake-contract go together/)

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { parseAddress, parseAmount } from '@infraxa/chain'
 import { defaultThreads } from '@infraxa/engine'
 import { InfraxaError, InvalidArgumentError } from '@infraxa/protocol'
+import type { RouterPaymentOptions } from './payer.js'
 import { createRouter, type VerifyModelSource } from './router.js'
 import type { RouterChainOptions } from './stake-ledger.js'
 
@@ -44,6 +45,8 @@ Options:
   --min-stake <amount>       bonded stake a provider needs to be selected (wei or 5eth; default 0:
                              unstaked providers get probation traffic only)
   --bond <amount>            bond posted with each accusation (default: the contract's minimum)
+  --channels-contract <addr> pay providers per verified answer through this channels contract
+  --channel-deposit <amount> deposit of each payment channel the router opens (default 0.1eth)
   -h, --help                 this help
 
 HTTP: POST /v1/chat/completions and /v1/completions (OpenAI-compatible, stream: true for SSE), GET /v1/models,
@@ -78,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
         'stake-contract': { type: 'string' },
         'min-stake': { type: 'string' },
         bond: { type: 'string' },
+        'channels-contract': { type: 'string' },
+        'channel-deposit': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -128,6 +133,20 @@ export async function main(argv: string[]): Promise<number> {
             ...(values.bond !== undefined && { bond: parseAmount(values.bond as string) }),
           }
         : undefined
+    const channelsContract = values['channels-contract'] as string | undefined
+    if (chain === undefined && (channelsContract !== undefined || values['channel-deposit'] !== undefined))
+      throw new InvalidArgumentError(
+        '--channels-contract and --channel-deposit need --chain-rpc and --stake-contract',
+      )
+    const payments: RouterPaymentOptions | undefined =
+      channelsContract !== undefined
+        ? {
+            contract: parseAddress(channelsContract),
+            ...(values['channel-deposit'] !== undefined && {
+              deposit: parseAmount(values['channel-deposit'] as string),
+            }),
+          }
+        : undefined
     if (verifyModels.length === 0)
       process.stderr.write('infraxa-router: no --verify-model: answers in merkle mode cannot be verified\n')
     const router = await createRouter({
@@ -150,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
       stepwiseFollowUp: values['no-stepwise'] !== true,
       stepwiseAuditRate,
       ...(chain && { chain }),
+      ...(payments && { payments }),
     })
     process.stdout.write(`router ${router.peerId}\n`)
     if (router.stake) {

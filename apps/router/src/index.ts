@@ -17,6 +17,7 @@ export {
   textCompletionBody,
   textLogprobs,
 } from './openai-response.js'
+export { Payer, type RouterPaymentOptions } from './payer.js'
 export { type KnownProvider, ProviderTable } from './provider-table.js'
 export { ReceiptStore } from './receipts.js'
 export { type ProviderReputation, ReputationBook, type ReputationEvent, SEVERITY } from './reputation.js'

@@ -69,6 +69,8 @@ export interface JobDeps {
   journal?: Pick<JobJournal, 'started' | 'ended'>
   /** Told (not awaited) of each audit that failed: the stake contract's turn. */
   onAuditFailed?: AuditFailedHook
+  /** Told of each verified answer and its tokens (prompt + output): what a provider is paid for. */
+  onVerified?: (providerId: string, jobHex: string, tokens: number) => void
 }
 
 /**
@@ -92,6 +94,7 @@ export function createJobRunner({
   metrics,
   journal,
   onAuditFailed,
+  onVerified,
 }: JobDeps) {
   const { auditSteps, auditRate, jobTimeoutMs, commitTopK, challengeWindowMs } = settings
   const routerVrfKey = vrfPublicKey(vrfSecretKey)
@@ -416,6 +419,9 @@ export function createJobRunner({
       throw failed(jobHex, receipt, providerId)
     }
     receipts.put(jobHex, signEnvelope('RECEIPT', receipt, node.signer), providerId, verdict)
+    if (verdict === 'verified') {
+      onVerified?.(providerId, jobHex, response.promptTokens.length + response.outputTokens.length)
+    }
     if (verdict === 'pending') {
       const watching = watch(jobHex, receipt, providerId, args.modelHash)
       settling.set(jobHex, watching)

@@ -3,6 +3,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { connectChain, loadOrCreateChainKey, openChannelsContract } from '@infraxa/chain'
 import type { LoadProgress } from '@infraxa/engine'
 import { createNode, type InfraxaNode, peerIdFromSignerKey, type ReachabilityOptions } from '@infraxa/p2p'
 import {
@@ -13,7 +14,7 @@ import {
   merkleMode,
 } from '@infraxa/proofs/modes'
 import { zkSnarkMode } from '@infraxa/proofs/zk'
-import { openEnvelope, type SignedEnvelope } from '@infraxa/protocol'
+import { InvalidArgumentError, openEnvelope, type SignedEnvelope } from '@infraxa/protocol'
 import { serveFraudProofs } from './court.js'
 import { JobJournal } from './dashboard.js'
 import { dashboardView } from './dashboard-view.js'
@@ -23,6 +24,7 @@ import { buildFraudProof } from './fraud-evidence.js'
 import { createHttpServer, type RouterApi } from './http.js'
 import { createJobRunner } from './job.js'
 import { RouterMetrics } from './metrics.js'
+import { Payer, type RouterPaymentOptions } from './payer.js'
 import { ProviderStore } from './provider-store.js'
 import { ProviderTable } from './provider-table.js'
 import { auditAgain } from './re-audit.js'
@@ -131,6 +133,12 @@ export interface RouterOptions {
    * every accusation is re-executed and voted on. @default none (stake is not weighed)
    */
   chain?: RouterChainOptions
+  /**
+   * Pay-per-token through a channels contract on `chain`: every answer this router verified is paid at
+   * the provider's price (its signed record) with a cumulative voucher; failed and pending answers never.
+   * @default none (nothing paid)
+   */
+  payments?: RouterPaymentOptions
 }
 
 export interface Router extends AsyncDisposable {
@@ -145,6 +153,8 @@ export interface Router extends AsyncDisposable {
   readonly providers: ProviderTable
   /** The router's side of the stake contract, when {@link RouterOptions.chain} was given. */
   readonly stake: StakeLedger | undefined
+  /** What the router pays providers, when {@link RouterOptions.payments} was given. */
+  readonly payer: Payer | undefined
   /** Refresh the provider table now: connected peers, then the DHT for every verifiable model. */
   refresh(timeoutMs?: number): Promise<void>
   /**
@@ -242,9 +252,20 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     throw error
   }
   let ledger: StakeLedger | undefined
-  if (options.chain !== undefined) {
+  let payer: Payer | undefined
+  if (options.chain !== undefined || options.payments !== undefined) {
     try {
+      if (options.chain === undefined)
+        throw new InvalidArgumentError('createRouter: payments need a chain (options.chain)')
       ledger = await StakeLedger.open(options.chain, { dataDir: options.dataDir, db, verifyModels })
+      if (options.payments !== undefined) {
+        const connection = await connectChain(
+          options.chain.endpoint,
+          options.chain.privateKey ?? loadOrCreateChainKey(options.dataDir),
+        )
+        const channels = await openChannelsContract(connection, options.payments.contract)
+        payer = new Payer(db, channels, node, options.payments)
+      }
     } catch (error) {
       await node.stop()
       db.close()
@@ -261,6 +282,13 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     if (ledger === undefined || known === undefined) return
     await ledger.accuse(proof, ruling, { ...known, stakeOwner: known.capability.stakeOwner })
     ledger.invalidate(providerId)
+  }
+  const onVerified = (providerId: string, jobHex: string, tokens: number) => {
+    const known = providers.get(providerId)
+    if (payer === undefined || known === undefined) return
+    void payer.pay(known, jobHex, tokens).catch((error: unknown) => {
+      console.error(`router: could not pay ${providerId} for job ${jobHex}:`, error)
+    })
   }
   const onAuditFailed: AuditFailedHook = async (exchange, steps, providerId) => {
     if (ledger === undefined || providers.get(providerId)?.capability.stakeOwner.length !== 20) return
@@ -294,6 +322,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       journal.settled(jobHex, verdict, reason)
     },
     onAuditFailed,
+    onVerified,
   })
 
   /**
@@ -356,6 +385,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     metrics,
     journal,
     onAuditFailed,
+    onVerified,
   })
 
   const { complete } = createDispatcher({
@@ -468,6 +498,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     evidence,
     providers,
     stake: ledger,
+    payer,
     refresh,
     auditAgain: (receiptId, signal) =>
       auditAgain({ node, receipts, registry, verifyModels, vrfSecretKey, auditSteps }, receiptId, signal),
@@ -489,6 +520,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         server.closeAllConnections()
         await new Promise<void>((resolve) => server!.close(() => resolve()))
       }
+      await payer?.idle()
       await ledger?.stop()
       await node.stop()
       db.close()

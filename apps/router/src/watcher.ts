@@ -25,6 +25,8 @@ export interface WatcherDeps {
   onSettled: (verdict: 'verified' | 'failed', jobHex: string, reason: string) => void
   /** Called (and awaited) when the audit proves fraud: the stake contract's turn. */
   onAuditFailed?: AuditFailedHook
+  /** Told of each answer settled verified and its tokens (prompt + output): what a provider is paid for. */
+  onVerified?: (providerId: string, jobHex: string, tokens: number) => void
 }
 
 /** What the router does with an audit that failed: take it to the stake contract when one step proves it. */
@@ -49,6 +51,7 @@ export function createWatcher({
   auditSteps,
   onSettled,
   onAuditFailed,
+  onVerified,
 }: WatcherDeps) {
   /**
    * The router's watcher for an optimistic answer: audits c VRF-chosen steps after the fact, and on a
@@ -109,6 +112,7 @@ export function createWatcher({
         return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`)
       }
       reputation.record(providerId, 'success', { jobId: jobHex })
+      onVerified?.(providerId, jobHex, res.promptTokens.length + res.outputTokens.length)
       return settle('verified', `watcher re-executed ${challenge.steps.length} steps`)
     } catch (error) {
       const reason = error instanceof InfraxaError ? error.shortMessage : String(error)

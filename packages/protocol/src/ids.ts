@@ -7,6 +7,7 @@ export const PROTOCOL_IDS = {
   audit: '/infraxa/audit/1.0.0',
   fraud: '/infraxa/fraud/1.0.0',
   capabilities: '/infraxa/capabilities/1.0.0',
+  payment: '/infraxa/payment/1.0.0',
   kad: '/infraxa/kad/1.0.0',
 } as const
 

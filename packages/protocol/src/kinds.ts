@@ -10,6 +10,7 @@ import {
   InferenceResponseSchema,
   TokenChunkSchema,
 } from './gen/infraxa/v1/inference_pb.js'
+import { PaymentAckSchema, PaymentVoucherSchema } from './gen/infraxa/v1/payment_pb.js'
 import { ReceiptSchema } from './gen/infraxa/v1/receipt_pb.js'
 import { ZkTranscriptProofSchema } from './gen/infraxa/v1/zk_pb.js'
 
@@ -44,6 +45,12 @@ export const MESSAGE_KINDS = {
   CAPABILITY: { schema: CapabilitySchema, domain: 'infraxa/v1/capability', maxBytes: 64 * KiB },
   ZK_PROOF: { schema: ZkTranscriptProofSchema, domain: 'infraxa/v1/zk-proof', maxBytes: 256 * KiB },
   RECEIPT: { schema: ReceiptSchema, domain: 'infraxa/v1/receipt', maxBytes: 6 * MiB },
+  PAYMENT_VOUCHER: {
+    schema: PaymentVoucherSchema,
+    domain: 'infraxa/v1/payment-voucher',
+    maxBytes: 8 * KiB,
+  },
+  PAYMENT_ACK: { schema: PaymentAckSchema, domain: undefined, maxBytes: 1 * KiB },
   ERROR: { schema: ErrorMessageSchema, domain: undefined, maxBytes: 8 * KiB },
   SIGNED_ENVELOPE: { schema: SignedEnvelopeSchema, domain: undefined, maxBytes: 6 * MiB + 4 * KiB },
 } as const satisfies Record<string, { schema: DescMessage; domain: string | undefined; maxBytes: number }>

@@ -132,6 +132,14 @@ const examples: { [K in MessageKind]: Record<string, unknown> } = {
     issuedAtMs: 3n,
     modeProof: new Uint8Array(3),
   },
+  PAYMENT_VOUCHER: {
+    contract: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+    channel: new Uint8Array(32).fill(4),
+    amount: '12000000000000',
+    signature: new Uint8Array(65).fill(5),
+    jobIds: [new Uint8Array(16).fill(6)],
+  },
+  PAYMENT_ACK: { channel: new Uint8Array(32).fill(4), amount: '12000000000000' },
   ERROR: { code: 'ERR_RATE_LIMITED', message: 'slow down', jobId: new Uint8Array(16), retryAfterMs: 100 },
   SIGNED_ENVELOPE: {
     domain: 'd',

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infraxa/v1/capability.proto.
  */
 export const file_infraxa_v1_capability: GenFile = /*@__PURE__*/
-  fileDesc("ChtpbmZyYXhhL3YxL2NhcGFiaWxpdHkucHJvdG8SCmluZnJheGEudjEipwIKCk1vZGVsT2ZmZXISEgoKbW9kZWxfaGFzaBgBIAEoDBIMCgRuYW1lGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIUCgxxdWFudGl6YXRpb24YBCABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAUgASgEEhYKDmNvbnRleHRfbGVuZ3RoGAYgASgNEhIKCnZvY2FiX3NpemUYByABKA0SJgoGZW5naW5lGAggASgLMhYuaW5mcmF4YS52MS5FbmdpbmVJbmZvEhsKE21heF9jb25jdXJyZW50X2pvYnMYCSABKA0SEwoLYWN0aXZlX2pvYnMYCiABKA0SEwoLcXVldWVkX2pvYnMYCyABKA0SFwoPbWF4X3F1ZXVlZF9qb2JzGAwgASgNIp4CCgpDYXBhYmlsaXR5EiYKBm1vZGVscxgBIAMoCzIWLmluZnJheGEudjEuTW9kZWxPZmZlchIaChJ2ZXJpZmljYXRpb25fbW9kZXMYAiADKAkSGQoRbWF4X3Byb21wdF90b2tlbnMYAyABKA0SGQoRbWF4X291dHB1dF90b2tlbnMYBCABKA0SGAoQbWF4X2NvbW1pdF90b3BfaxgFIAEoDRINCgVzdGFrZRgGIAEoBBIVCg1sb2FkX3Blcm1pbGxlGAcgASgNEhQKDGxpc3Rlbl9hZGRycxgIIAMoCRIUCgxpc3N1ZWRfYXRfbXMYCSABKAQSFQoNZXhwaXJlc19hdF9tcxgKIAEoBBITCgtzdGFrZV9vd25lchgLIAEoDGIGcHJvdG8z", [file_infraxa_v1_inference]);
+  fileDesc("ChtpbmZyYXhhL3YxL2NhcGFiaWxpdHkucHJvdG8SCmluZnJheGEudjEipwIKCk1vZGVsT2ZmZXISEgoKbW9kZWxfaGFzaBgBIAEoDBIMCgRuYW1lGAIgASgJEhQKDGFyY2hpdGVjdHVyZRgDIAEoCRIUCgxxdWFudGl6YXRpb24YBCABKAkSFwoPcGFyYW1ldGVyX2NvdW50GAUgASgEEhYKDmNvbnRleHRfbGVuZ3RoGAYgASgNEhIKCnZvY2FiX3NpemUYByABKA0SJgoGZW5naW5lGAggASgLMhYuaW5mcmF4YS52MS5FbmdpbmVJbmZvEhsKE21heF9jb25jdXJyZW50X2pvYnMYCSABKA0SEwoLYWN0aXZlX2pvYnMYCiABKA0SEwoLcXVldWVkX2pvYnMYCyABKA0SFwoPbWF4X3F1ZXVlZF9qb2JzGAwgASgNIrsCCgpDYXBhYmlsaXR5EiYKBm1vZGVscxgBIAMoCzIWLmluZnJheGEudjEuTW9kZWxPZmZlchIaChJ2ZXJpZmljYXRpb25fbW9kZXMYAiADKAkSGQoRbWF4X3Byb21wdF90b2tlbnMYAyABKA0SGQoRbWF4X291dHB1dF90b2tlbnMYBCABKA0SGAoQbWF4X2NvbW1pdF90b3BfaxgFIAEoDRINCgVzdGFrZRgGIAEoBBIVCg1sb2FkX3Blcm1pbGxlGAcgASgNEhQKDGxpc3Rlbl9hZGRycxgIIAMoCRIUCgxpc3N1ZWRfYXRfbXMYCSABKAQSFQoNZXhwaXJlc19hdF9tcxgKIAEoBBITCgtzdGFrZV9vd25lchgLIAEoDBIbChNwcmljZV9wZXJfMWtfdG9rZW5zGAwgASgEYgZwcm90bzM", [file_infraxa_v1_inference]);
 
 /**
  * @generated from message infraxa.v1.ModelOffer
@@ -154,12 +154,20 @@ export type Capability = Message<"infraxa.v1.Capability"> & {
   expiresAtMs: bigint;
 
   /**
-   * The chain account (20-byte address) that owns this provider's slot in the stake contract. Signed
-   * here by the peer key, it is what makes the slot this provider's: routers count no other.
+   * The chain account (20-byte address) that owns this provider's slot in the stake contract and is
+   * the payee of its payment channels. Signed here by the peer key, it is what makes the slot this
+   * provider's: routers count no other.
    *
    * @generated from field: bytes stake_owner = 11;
    */
   stakeOwner: Uint8Array;
+
+  /**
+   * Price in wei per 1,000 tokens (prompt + output) of a verified answer; 0: free.
+   *
+   * @generated from field: uint64 price_per_1k_tokens = 12;
+   */
+  pricePer1kTokens: bigint;
 };
 
 /**
