@@ -103,7 +103,7 @@ export class StakeLedger {
    * Connects the router's chain account and opens the contract.
    *
    * @throws {ChainUnreachableError} the endpoint does not answer
-   * @throws {NoStakeContractError} no stake contract at the address
+   * @throws {NoContractError} no stake contract at the address
    */
   static async open(
     options: RouterChainOptions,

@@ -1,6 +1,6 @@
 import { type Address, getContract, type Hash, type Hex, isHex, parseEventLogs, verifyTypedData } from 'viem'
 import type { ChainConnection } from './connect.js'
-import { ContractRevertedError, NoStakeContractError } from './errors.js'
+import { ContractRevertedError, NoContractError } from './errors.js'
 import { infraxaChannelsAbi, infraxaChannelsBytecode } from './generated/infraxa-channels.js'
 import { deploy, transact } from './transact.js'
 
@@ -37,14 +37,14 @@ export async function deployChannelsContract(connection: ChainConnection): Promi
     bytecode: infraxaChannelsBytecode,
     args: [],
   })
-  if (address === undefined) throw new NoStakeContractError('(deployment returned no address)')
+  if (address === undefined) throw new NoContractError('channels', '(deployment returned no address)')
   return new ChannelsContract(connection, address)
 }
 
 /**
  * Opens the channels contract at `address`.
  *
- * @throws {NoStakeContractError} no channels contract there
+ * @throws {NoContractError} no channels contract there
  */
 export async function openChannelsContract(
   connection: ChainConnection,
@@ -54,7 +54,7 @@ export async function openChannelsContract(
   try {
     await contract.domainSeparator()
   } catch {
-    throw new NoStakeContractError(address)
+    throw new NoContractError('channels', address)
   }
   return contract
 }

@@ -48,13 +48,15 @@ export class InsufficientFundsError extends InfraxaError {
   }
 }
 
-/** No stake contract at the given address (nothing deployed, or another contract). */
-export class NoStakeContractError extends InfraxaError {
+/** No Infraxa contract of the kind asked for at the given address (nothing deployed, or another one). */
+export class NoContractError extends InfraxaError {
   readonly address: string
-  constructor(address: string) {
-    super('ERR_NO_STAKE_CONTRACT', `no Infraxa stake contract at ${address}`, {
-      details: 'Pass the address the deployment printed (--stake-contract), or deploy one.',
+  readonly contract: 'stake' | 'channels'
+  constructor(contract: 'stake' | 'channels', address: string) {
+    super('ERR_NO_CONTRACT', `no Infraxa ${contract} contract at ${address}`, {
+      details: `Pass the address the deployment printed (--${contract}-contract), or deploy one.`,
     })
     this.address = address
+    this.contract = contract
   }
 }

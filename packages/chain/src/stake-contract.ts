@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '@infraxa/protocol'
 import { type Address, bytesToHex, getContract, type Hash, type Hex, hexToBytes, parseEventLogs } from 'viem'
 import type { ChainConnection } from './connect.js'
-import { ContractRevertedError, NoStakeContractError } from './errors.js'
+import { ContractRevertedError, NoContractError } from './errors.js'
 import { infraxaStakeAbi, infraxaStakeBytecode } from './generated/infraxa-stake.js'
 import { chainError, deploy, transact } from './transact.js'
 
@@ -88,14 +88,14 @@ export async function deployStakeContract(
     p.rewardBps,
   ] as const
   const address = await deploy(connection, { abi: infraxaStakeAbi, bytecode: infraxaStakeBytecode, args })
-  if (address === undefined) throw new NoStakeContractError('(deployment returned no address)')
+  if (address === undefined) throw new NoContractError('stake', '(deployment returned no address)')
   return new StakeContract(connection, address)
 }
 
 /**
  * Opens the stake contract at `address`.
  *
- * @throws {NoStakeContractError} no contract there, or one that does not answer as a stake contract
+ * @throws {NoContractError} no contract there, or one that does not answer as a stake contract
  */
 export async function openStakeContract(
   connection: ChainConnection,
@@ -105,7 +105,7 @@ export async function openStakeContract(
   try {
     await contract.parameters()
   } catch {
-    throw new NoStakeContractError(address)
+    throw new NoContractError('stake', address)
   }
   return contract
 }

@@ -14,7 +14,7 @@ import {
   type EmbeddedChain,
   InsufficientFundsError,
   loadOrCreateChainKey,
-  NoStakeContractError,
+  NoContractError,
   openStakeContract,
   type StakeContract,
 } from '../src/index.js'
@@ -213,11 +213,9 @@ describe('stake contract on the embedded chain', () => {
     expect((await stakeAs.provider!.stakeOf(otherPeerKey, owner)).amount).toBe(0n)
   })
 
-  it('an account without funds gets InsufficientFundsError; a wrong address NoStakeContractError', async () => {
+  it('an account without funds gets InsufficientFundsError; a wrong address NoContractError', async () => {
     await expect(stakeAs.poor!.stake(peerKey, parseEther('1'))).rejects.toBeInstanceOf(InsufficientFundsError)
-    await expect(openStakeContract(as.deployer!, addressOf('poor'))).rejects.toBeInstanceOf(
-      NoStakeContractError,
-    )
+    await expect(openStakeContract(as.deployer!, addressOf('poor'))).rejects.toBeInstanceOf(NoContractError)
     await expect(stakeAs.provider!.stake(new Uint8Array(31), 1n)).rejects.toThrow(/32-byte/)
   })
 })
