@@ -3,39 +3,32 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { connectChain, loadOrCreateChainKey, openChannelsContract } from '@infraxa/chain'
 import type { LoadProgress } from '@infraxa/engine'
-import { createNode, type InfraxaNode, peerIdFromSignerKey, type ReachabilityOptions } from '@infraxa/p2p'
-import {
-  createModeRegistry,
-  type FraudRuling,
-  fraudProofMode,
-  type ModeRegistry,
-  merkleMode,
-} from '@infraxa/proofs/modes'
+import { createNode, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
+import { createModeRegistry, fraudProofMode, type ModeRegistry, merkleMode } from '@infraxa/proofs/modes'
 import { zkSnarkMode } from '@infraxa/proofs/zk'
-import { InvalidArgumentError, openEnvelope, type SignedEnvelope } from '@infraxa/protocol'
+import { openEnvelope } from '@infraxa/protocol'
 import { serveFraudProofs } from './court.js'
 import { JobJournal } from './dashboard.js'
 import { dashboardView } from './dashboard-view.js'
 import { createDispatcher } from './dispatch.js'
+import { type Economics, openEconomics } from './economics.js'
 import { BadRequestError } from './errors.js'
-import { buildFraudProof } from './fraud-evidence.js'
 import { createHttpServer, type RouterApi } from './http.js'
 import { createJobRunner } from './job.js'
 import { RouterMetrics } from './metrics.js'
-import { Payer, type RouterPaymentOptions } from './payer.js'
+import type { Payer, RouterPaymentOptions } from './payer.js'
 import { ProviderStore } from './provider-store.js'
 import { ProviderTable } from './provider-table.js'
 import { auditAgain } from './re-audit.js'
 import { ReceiptStore, receiptIdOf } from './receipts.js'
 import { type ReputationBook as Book, ReputationBook } from './reputation.js'
 import { Scheduler } from './scheduler.js'
-import { type RouterChainOptions, StakeLedger } from './stake-ledger.js'
+import type { RouterChainOptions, StakeLedger } from './stake-ledger.js'
 import { TokenEvidence } from './token-evidence.js'
 import { type VerifyModelSource, VerifyModels } from './verify-models.js'
 import { loadOrCreateVrfKey } from './vrf-key.js'
-import { type AuditFailedHook, createWatcher } from './watcher.js'
+import { createWatcher } from './watcher.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
@@ -251,64 +244,26 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     await disposeModels()
     throw error
   }
-  let ledger: StakeLedger | undefined
-  let payer: Payer | undefined
-  if (options.chain !== undefined || options.payments !== undefined) {
-    try {
-      if (options.chain === undefined)
-        throw new InvalidArgumentError('createRouter: payments need a chain (options.chain)')
-      ledger = await StakeLedger.open(options.chain, { dataDir: options.dataDir, db, verifyModels })
-      if (options.payments !== undefined) {
-        const connection = await connectChain(
-          options.chain.endpoint,
-          options.chain.privateKey ?? loadOrCreateChainKey(options.dataDir),
-        )
-        const channels = await openChannelsContract(connection, options.payments.contract)
-        payer = new Payer(db, channels, node, options.payments)
-      }
-    } catch (error) {
-      await node.stop()
-      db.close()
-      await disposeModels()
-      throw error
-    }
+  let economics: Economics
+  try {
+    economics = await openEconomics(options, {
+      dataDir: options.dataDir,
+      db,
+      node,
+      verifyModels,
+      providers: () => providers,
+    })
+  } catch (error) {
+    await node.stop()
+    db.close()
+    await disposeModels()
+    throw error
   }
+  const { ledger, payer, onAuditFailed, onVerified } = economics
   const providers = new ProviderTable(node, new ProviderStore(db))
   // The providers known before a restart, at once (checked again in the background).
   await providers.restore()
-  /** A provider's fraud, proven here, to the stake contract (nothing without a chain or a stake). */
-  const toChain = async (proof: SignedEnvelope, ruling: FraudRuling, providerId: string) => {
-    const known = providers.get(providerId)
-    if (ledger === undefined || known === undefined) return
-    await ledger.accuse(proof, ruling, { ...known, stakeOwner: known.capability.stakeOwner })
-    ledger.invalidate(providerId)
-  }
-  const onVerified = (providerId: string, jobHex: string, tokens: number) => {
-    const known = providers.get(providerId)
-    if (payer === undefined || known === undefined) return
-    void payer.pay(known, jobHex, tokens).catch((error: unknown) => {
-      console.error(`router: could not pay ${providerId} for job ${jobHex}:`, error)
-    })
-  }
-  const onAuditFailed: AuditFailedHook = async (exchange, steps, providerId) => {
-    if (ledger === undefined || providers.get(providerId)?.capability.stakeOwner.length !== 20) return
-    const stake = ledger
-    await stake.track(
-      (async () => {
-        const found = await buildFraudProof(node, providerId, exchange, steps, verifyModels, stake.bond)
-        if (found !== undefined) await toChain(found.proof, found.ruling, providerId)
-      })(),
-    )
-  }
-  await serveFraudProofs(node, {
-    verifyModels,
-    reputation,
-    onFraud: (proof, ruling) => {
-      void toChain(proof, ruling, peerIdFromSignerKey(ruling.provider).toString()).catch((error: unknown) =>
-        console.error('router: could not take the fraud to the stake contract:', error),
-      )
-    },
-  })
+  await serveFraudProofs(node, { verifyModels, reputation, onFraud: economics.onCourtFraud })
   const watch = createWatcher({
     node,
     registry,
@@ -520,8 +475,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
         server.closeAllConnections()
         await new Promise<void>((resolve) => server!.close(() => resolve()))
       }
-      await payer?.idle()
-      await ledger?.stop()
+      await economics.stop()
       await node.stop()
       db.close()
       await disposeModels()
