@@ -1,9 +1,11 @@
 import type { EngineModel } from '@infraxa/engine'
-import type { ModeRegistry } from '@infraxa/proofs/modes'
+import { MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
 import { ZK_SNARK_MODE_ID } from '@infraxa/proofs/zk'
 import { InfraxaError, RemoteError } from '@infraxa/protocol'
 import type { Resume } from './answer-stream.js'
 import { type EligibilityDeps, eligibleProviders } from './candidates.js'
+import { type ConsensusDeps, runConsensus } from './consensus.js'
+import { CONSENSUS_MODE_ID } from './consensus-mode.js'
 import {
   BadRequestError,
   CannotVerifyError,
@@ -32,6 +34,8 @@ export interface DispatchDeps extends EligibilityDeps {
   queueWaitMs: number
   /** Share of traffic for identities on probation. */
   newcomerShare: number
+  /** The `consensus` mode's orchestration (n providers, k agreeing). */
+  consensus?: ConsensusDeps
 }
 
 /**
@@ -126,6 +130,22 @@ export function createDispatcher(deps: DispatchDeps): {
       throw new TooManyRequestsError(model.name, scheduler.pending(queue), 1)
     }
     try {
+      if (req.verification === CONSENSUS_MODE_ID && deps.consensus !== undefined) {
+        // Each of its jobs is an ordinary merkle job: the providers that serve those.
+        const eligible = eligibleProviders(
+          eligibility,
+          model.hash,
+          { ...req, verification: MERKLE_MODE_ID },
+          new Set(),
+        ).length
+        return await runConsensus(deps.consensus, {
+          request: req,
+          eligible,
+          registry,
+          run: (sub, taken) =>
+            schedule(sub, model, engine, promptTokens, undefined, signal, { taken, waitMs: 5_000 }),
+        })
+      }
       return await schedule(req, model, engine, promptTokens, onText, signal)
     } finally {
       scheduler.leave(queue)
@@ -144,13 +164,16 @@ export function createDispatcher(deps: DispatchDeps): {
     promptTokens: readonly number[],
     onText: ((text: string) => void) | undefined,
     signal: AbortSignal,
+    /** Consensus jobs: providers another of the same request's jobs took (each job a distinct one). */
+    { taken, waitMs = queueWaitMs }: { taken?: Set<string>; waitMs?: number } = {},
   ): Promise<CompletionResult> {
     const attempts: string[] = []
     const refusals: string[] = []
     const tried = new Set<string>()
     const delivered: { sent?: Resume } = {}
     const admittedAt = performance.now()
-    const waitUntil = Date.now() + queueWaitMs
+    const waitUntil = Date.now() + waitMs
+    const skipped = () => (taken === undefined ? tried : new Set([...tried, ...taken]))
     let startedAt = admittedAt
     let failures = 0
     let sawBusy = false
@@ -160,7 +183,7 @@ export function createDispatcher(deps: DispatchDeps): {
         throw new InfraxaError('ERR_ABORTED', 'the client went away', { cause: signal.reason })
       // Slots not read in the last 15 s are read first (selection weighs what the chain says).
       await deps.stake?.refresh(providers.serving(model.hash).map((s) => s.provider))
-      const all = eligibleProviders(eligibility, model.hash, req, tried)
+      const all = eligibleProviders(eligibility, model.hash, req, skipped())
       const ready = all.filter((c) => !scheduler.isBusy(c.peerId) && scheduler.inFlight(c.peerId) < c.room)
       if (ready.length === 0) {
         const known = providers.serving(model.hash).length > 0
@@ -170,7 +193,7 @@ export function createDispatcher(deps: DispatchDeps): {
           // Nobody (else) serves it yet: look again (the first request after start waits for discovery).
           await refresh(2_000)
           refreshed = true
-          if (eligibleProviders(eligibility, model.hash, req, tried).length === 0) {
+          if (eligibleProviders(eligibility, model.hash, req, skipped()).length === 0) {
             await scheduler.waitForCapacity(Math.min(500, waitUntil - Date.now()), signal)
           }
           continue
@@ -180,6 +203,7 @@ export function createDispatcher(deps: DispatchDeps): {
         continue
       }
       const chosen = pickWithExploration(ready, newcomerShare)!
+      taken?.add(chosen.peerId)
       const done = scheduler.start(chosen.peerId)
       startedAt = performance.now()
       try {

@@ -8,6 +8,8 @@ import { createNode, type InfraxaNode, type ReachabilityOptions } from '@infraxa
 import { createModeRegistry, fraudProofMode, type ModeRegistry, merkleMode } from '@infraxa/proofs/modes'
 import { zkSnarkMode } from '@infraxa/proofs/zk'
 import { openEnvelope } from '@infraxa/protocol'
+import { routerConsensus } from './consensus.js'
+import { consensusMode } from './consensus-mode.js'
 import { serveFraudProofs } from './court.js'
 import { JobJournal } from './dashboard.js'
 import { dashboardView } from './dashboard-view.js'
@@ -132,6 +134,12 @@ export interface RouterOptions {
    * @default none (nothing paid)
    */
   payments?: RouterPaymentOptions
+  /**
+   * The `consensus` mode: each such request goes to `n` providers with the same seed, and the answer
+   * needs `k` of them to commit to the same tokens; a dissenter is re-executed where it departs.
+   * @default { n: 3, k: 2 }
+   */
+  consensus?: { n?: number; k?: number }
 }
 
 export interface Router extends AsyncDisposable {
@@ -183,6 +191,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     merkleMode(),
     fraudProofMode(),
     zkSnarkMode(),
+    consensusMode({ k: options.consensus?.k ?? 2 }),
     ...(options.modes ?? []),
   ])
   const challengeWindowMs = options.challengeWindowMs ?? 10 * 60_000
@@ -357,6 +366,15 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     queueWaitMs,
     newcomerShare: options.newcomerShare ?? 0.1,
     stake: ledger,
+    consensus: routerConsensus({
+      n: options.consensus?.n ?? 3,
+      k: options.consensus?.k ?? 2,
+      node,
+      receipts,
+      reputation,
+      verifyModels,
+      onFraud: economics.onCourtFraud,
+    }),
   })
 
   const api: RouterApi = {

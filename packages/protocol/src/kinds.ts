@@ -1,6 +1,7 @@
 import type { DescMessage } from '@bufbuild/protobuf'
 import { AuditChallengeSchema, AuditProofSchema } from './gen/infraxa/v1/audit_pb.js'
 import { CapabilitySchema } from './gen/infraxa/v1/capability_pb.js'
+import { ConsensusEvidenceSchema } from './gen/infraxa/v1/consensus_pb.js'
 import { SignedEnvelopeSchema } from './gen/infraxa/v1/envelope_pb.js'
 import { ErrorMessageSchema } from './gen/infraxa/v1/error_pb.js'
 import { FraudProofSchema, FraudVerdictSchema } from './gen/infraxa/v1/fraud_pb.js'
@@ -45,6 +46,8 @@ export const MESSAGE_KINDS = {
   CAPABILITY: { schema: CapabilitySchema, domain: 'infraxa/v1/capability', maxBytes: 64 * KiB },
   ZK_PROOF: { schema: ZkTranscriptProofSchema, domain: 'infraxa/v1/zk-proof', maxBytes: 256 * KiB },
   RECEIPT: { schema: ReceiptSchema, domain: 'infraxa/v1/receipt', maxBytes: 6 * MiB },
+  // Up to 7 other exchanges of at most ~1.3 MiB each.
+  CONSENSUS_EVIDENCE: { schema: ConsensusEvidenceSchema, domain: undefined, maxBytes: 10 * MiB },
   PAYMENT_VOUCHER: {
     schema: PaymentVoucherSchema,
     domain: 'infraxa/v1/payment-voucher',

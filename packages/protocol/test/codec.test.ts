@@ -132,6 +132,18 @@ const examples: { [K in MessageKind]: Record<string, unknown> } = {
     issuedAtMs: 3n,
     modeProof: new Uint8Array(3),
   },
+  CONSENSUS_EVIDENCE: {
+    requests: [
+      {
+        domain: 'd',
+        payloadType: 't',
+        payload: new Uint8Array(4),
+        publicKey: new Uint8Array(32),
+        signature: new Uint8Array(64),
+      },
+    ],
+    responses: [],
+  },
   PAYMENT_VOUCHER: {
     contract: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
     channel: new Uint8Array(32).fill(4),
