@@ -30,6 +30,8 @@ export interface ConsensusDeps {
     steps: number[],
     providerId: string,
   ): Promise<void>
+  /** A provider in the agreeing group whose own job was not audited: verified by the agreement (paid). */
+  onAgreed(receiptId: string, providerId: string, exchange: Exchange): void
 }
 
 /**
@@ -97,6 +99,11 @@ export async function runConsensus(
   if (!verdict.valid) throw new NoVerifiedAnswerError([`consensus check failed: ${verdict.reason}`])
   const reason = `${largest.length} of ${withExchange.length} providers committed to this answer (k = ${k})`
   deps.seal(primary.result.receipt.receipt_id, primary.result.receipt.provider, evidence, reason)
+  for (const agreed of largest) {
+    if (agreed.result.receipt.verdict === 'unaudited') {
+      deps.onAgreed(agreed.result.receipt.receipt_id, agreed.result.receipt.provider, agreed.exchange)
+    }
+  }
   for (const dissenter of withExchange.filter((a) => !largest.includes(a))) {
     const mine = dissenter.exchange.outputTokens
     const theirs = primary.exchange.outputTokens
@@ -134,6 +141,8 @@ export function routerConsensus(deps: {
   reputation: ReputationBook
   verifyModels: VerifyModels
   onFraud: (proof: SignedEnvelope, ruling: FraudRuling) => void
+  /** A verified answer and its tokens (prompt + output): what a provider is paid for. */
+  onVerified: (providerId: string, jobHex: string, tokens: number) => void
 }): ConsensusDeps {
   const receiptOf = (id: string) => {
     const envelope = deps.receipts.getEnvelope(id)
@@ -162,6 +171,10 @@ export function routerConsensus(deps: {
         issuedAtMs: BigInt(Date.now()),
       })
       deps.receipts.put(id, signEnvelope('RECEIPT', sealed, deps.node.signer), providerId, 'verified')
+    },
+    onAgreed(receiptId, providerId, exchange) {
+      const { promptTokens, outputTokens } = openEnvelope('INFERENCE_RESPONSE', exchange.response).message
+      deps.onVerified(providerId, receiptId, promptTokens.length + outputTokens.length)
     },
     async onDissent(exchange, steps, providerId) {
       const found = await buildFraudProof(deps.node, providerId, exchange, steps, deps.verifyModels, 0n)

@@ -374,6 +374,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       reputation,
       verifyModels,
       onFraud: economics.onCourtFraud,
+      onVerified,
     }),
   })
 
