@@ -27,7 +27,7 @@ import {
 } from 'node:fs'
 import { basename, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseVerificationKey, verificationKeyHash } from '../../packages/proofs/src/zk/groth16.js'
+import { parseVerificationKey, verificationKeyHash } from '../../packages/zk/src/groth16.js'
 import {
   BUILD_DIR,
   CACHE_DIR,

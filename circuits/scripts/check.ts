@@ -14,8 +14,8 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { isDeepStrictEqual, parseArgs } from 'node:util'
-import type { ZkManifest } from '../../packages/proofs/src/zk/artifacts.js'
-import { parseVerificationKey, verificationKeyHash } from '../../packages/proofs/src/zk/groth16.js'
+import type { ZkManifest } from '../../packages/zk/src/artifacts.js'
+import { parseVerificationKey, verificationKeyHash } from '../../packages/zk/src/groth16.js'
 import { BUILD_DIR, CACHE_DIR, compile, log, ROOT, releaseThreads, sha256File, snarkjs } from './lib.js'
 
 export interface CheckResult {

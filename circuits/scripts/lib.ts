@@ -1,5 +1,5 @@
 /**
- * Shared helpers of the circuit scripts: paths, the snarkjs and circom2 that `@infraxa/proofs` depends
+ * Shared helpers of the circuit scripts: paths, the snarkjs and circom2 that `@infraxa/zk` depends
  * on (resolved from its package, so circuits are built with exactly the library's versions), hashing.
  */
 import { spawnSync } from 'node:child_process'
@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Snarkjs } from '../../packages/proofs/src/zk/snarkjs.js'
+import type { Snarkjs } from '../../packages/zk/src/snarkjs.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CIRCUITS = join(ROOT, 'circuits')
@@ -18,11 +18,11 @@ export const CACHE_DIR = join(ROOT, 'node_modules/.cache/infraxa-zk')
 /** The release circuit. */
 export const RELEASE_CIRCUIT = 'window_t16_k8'
 
-const proofsRequire = createRequire(join(ROOT, 'packages/proofs/package.json'))
+const zkRequire = createRequire(join(ROOT, 'packages/zk/package.json'))
 
-/** The version of a dependency of @infraxa/proofs (snarkjs does not export its package.json). */
+/** The version of a dependency of @infraxa/zk (snarkjs does not export its package.json). */
 function versionOf(name: string): string {
-  let dir = dirname(proofsRequire.resolve(name))
+  let dir = dirname(zkRequire.resolve(name))
   for (;;) {
     const manifest = join(dir, 'package.json')
     if (existsSync(manifest)) {
@@ -42,7 +42,7 @@ export const versions = {
 
 /** snarkjs, typed (the CommonJS build: same code as the ES module the library loads). */
 export function snarkjs(): Snarkjs {
-  return proofsRequire('snarkjs') as Snarkjs
+  return zkRequire('snarkjs') as Snarkjs
 }
 
 /** Stops snarkjs's worker threads so the script can exit. */
@@ -76,9 +76,9 @@ export interface Compiled {
   readonly log: string
 }
 
-/** The node_modules directory that holds circomlib (its real path: pnpm links it into packages/proofs). */
+/** The node_modules directory that holds circomlib (its real path: pnpm links it into packages/zk). */
 export function circomlibNodeModules(): string {
-  return dirname(dirname(proofsRequire.resolve('circomlib/package.json')))
+  return dirname(dirname(zkRequire.resolve('circomlib/package.json')))
 }
 
 /**
@@ -88,8 +88,8 @@ export function circomlibNodeModules(): string {
  */
 export function compile(main: string, outDir: string): Compiled {
   mkdirSync(outDir, { recursive: true })
-  const cli = proofsRequire.resolve('circom2/cli.js')
-  // circomlib's real directory (pnpm links it from packages/proofs/node_modules).
+  const cli = zkRequire.resolve('circom2/cli.js')
+  // circomlib's real directory (pnpm links it from packages/zk/node_modules).
   const circomlibParent = circomlibNodeModules()
   const args = [
     cli,

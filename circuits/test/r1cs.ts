@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { CACHE_DIR, compile, ROOT } from '../scripts/lib.js'
 
-const proofsRequire = createRequire(join(ROOT, 'packages/proofs/package.json'))
+const zkRequire = createRequire(join(ROOT, 'packages/zk/package.json'))
 
 type Term = readonly [wire: number, coef: bigint]
 type Lc = readonly Term[]
@@ -107,7 +107,7 @@ export async function compileTestCircuit(name: string): Promise<TestCircuit> {
   const compiled = compile(join(ROOT, 'circuits/test', `${name}.circom`), join(CACHE_DIR, 'test'))
   const r1cs = parseR1cs(readFileSync(compiled.r1cs))
   const wasm = compiled.wasm
-  const snarkjs = proofsRequire('snarkjs') as {
+  const snarkjs = zkRequire('snarkjs') as {
     wtns: { calculate(input: unknown, wasm: string, out: { type: 'mem'; data?: Uint8Array }): Promise<void> }
   }
   return {

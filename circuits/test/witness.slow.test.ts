@@ -5,7 +5,7 @@
  * hand-altered honest witness (what a cheating prover would feed the prover) breaks a constraint.
  */
 import { type CommittedStep, LOGPROB_SCALE, MIN_QUANTISED_LOGPROB, sampleToken } from '@infraxa/proofs'
-import { candidateKey, zkLeaf, zkWindowRoot } from '@infraxa/proofs/zk'
+import { candidateKey, zkLeaf, zkWindowRoot } from '@infraxa/zk'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { compileTestCircuit, firstUnsatisfied, type TestCircuit } from './r1cs.js'
@@ -98,7 +98,7 @@ describe('StepLeaf (K = 8)', () => {
     c = await compileTestCircuit('leaf_k8')
   })
 
-  it('computes the leaf @infraxa/proofs/zk computes', async () => {
+  it('computes the leaf @infraxa/zk computes', async () => {
     await fc.assert(
       fc.asyncProperty(
         distinctIds(8),

@@ -8,15 +8,6 @@ import { requestedPromptTokens } from '@infraxa/proofs/modes'
 import { createSampler, samplingParamsOf } from '@infraxa/proofs/sampling'
 import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
 import {
-  createZkProver,
-  encodeZkModeProof,
-  loadZkArtifacts,
-  ZK_SNARK_MODE_ID,
-  type ZkArtifacts,
-  type ZkProver,
-  zkRootOf,
-} from '@infraxa/proofs/zk'
-import {
   AuditProofSchema,
   bytesEqual,
   type Capability,
@@ -35,6 +26,15 @@ import {
   signEnvelope,
   TokenChunkSchema,
 } from '@infraxa/protocol'
+import {
+  createZkProver,
+  encodeZkModeProof,
+  loadZkArtifacts,
+  ZK_SNARK_MODE_ID,
+  type ZkArtifacts,
+  type ZkProver,
+  zkRootOf,
+} from '@infraxa/zk'
 import { hexToBytes } from 'viem'
 import { Admission } from './admission.js'
 import {

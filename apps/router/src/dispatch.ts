@@ -1,7 +1,7 @@
 import type { EngineModel } from '@infraxa/engine'
 import { MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
-import { ZK_SNARK_MODE_ID } from '@infraxa/proofs/zk'
 import { InfraxaError, RemoteError } from '@infraxa/protocol'
+import { ZK_SNARK_MODE_ID } from '@infraxa/zk'
 import type { Resume } from './answer-stream.js'
 import { type EligibilityDeps, eligibleProviders } from './candidates.js'
 import { type ConsensusDeps, runConsensus } from './consensus.js'

@@ -1,3 +1,4 @@
+import type { CommittedStep, GeneratedStep } from '@infraxa/proofs/transcript'
 import {
   create,
   InferenceResponseSchema,
@@ -5,11 +6,9 @@ import {
   type Signer,
   signEnvelope,
 } from '@infraxa/protocol'
-import type { CommittedStep } from '../../src/transcript/leaf.js'
-import type { GeneratedStep } from '../../src/transcript/transcript.js'
-import { encodeZkModeProof, type ZkProver, type ZkTranscriptProofData, zkRootOf } from '../../src/zk/index.js'
-import { providerSigner, signedAnswer } from '../fixtures/exchange.js'
-import type { ToyModel } from '../fixtures/toy-model.js'
+import { providerSigner, signedAnswer } from '../../../proofs/test/fixtures/exchange.js'
+import type { ToyModel } from '../../../proofs/test/fixtures/toy-model.js'
+import { encodeZkModeProof, type ZkProver, type ZkTranscriptProofData, zkRootOf } from '../../src/index.js'
 
 export interface ZkExchangeOptions {
   model: ToyModel

@@ -1,12 +1,14 @@
 /**
- * @infraxa/proofs/zk without proving: the Poseidon commitment, proof and key encodings, the committed
+ * @infraxa/zk without proving: the Poseidon commitment, proof and key encodings, the committed
  * artifacts, and the checks the zk_snark mode makes before any pairing.
  */
+
+import { MalformedVerificationInputError } from '@infraxa/proofs'
+import { sampleToken } from '@infraxa/proofs/sampling'
+import { type CommittedStep, MIN_QUANTISED_LOGPROB } from '@infraxa/proofs/transcript'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MalformedVerificationInputError } from '../src/errors.js'
-import { sampleToken } from '../src/sampling/sample.js'
-import { type CommittedStep, MIN_QUANTISED_LOGPROB } from '../src/transcript/leaf.js'
+import { ToyModel } from '../../proofs/test/fixtures/toy-model.js'
 import {
   BN254_Q,
   BN254_R,
@@ -35,9 +37,8 @@ import {
   zkSnarkMode,
   zkWindowRoot,
   zkWindowRoots,
-} from '../src/zk/index.js'
-import { ToyModel } from './fixtures/toy-model.js'
-import { makeZkExchange, resign, zkInput } from './zk/exchange.js'
+} from '../src/index.js'
+import { makeZkExchange, resign, zkInput } from './support/exchange.js'
 
 const jobId = new Uint8Array(16).fill(5)
 

@@ -6,7 +6,7 @@
  * exact statement, numbers and the setup's trust: `docs/zk.md`.
  *
  * @example
- * import { createZkProver, zkRootOf, encodeZkModeProof, zkSnarkMode } from '@infraxa/proofs/zk'
+ * import { createZkProver, zkRootOf, encodeZkModeProof, zkSnarkMode } from '@infraxa/zk'
  * // Provider: sign the zk root in the response, then prove off the event loop.
  * const prover = createZkProver()
  * const zkRoot = zkRootOf({ jobId, steps: transcript.steps, windowSize: 16, topK: 8 })

@@ -1,5 +1,5 @@
 /**
- * zk_snark benchmarks: `pnpm --filter @infraxa/proofs bench:zk` (after `pnpm circuits:build`; the T = 8
+ * zk_snark benchmarks: `pnpm --filter @infraxa/zk bench` (part of `pnpm bench`; the T = 8
  * and T = 32 rows need `tsx circuits/scripts/build.ts --circuit window_t8_k8` / `window_t32_k8`, which
  * build into node_modules/.cache/infraxa-zk/build and are skipped when absent). Prints medians measured
  * in this run; no thresholds. Goal: ≤ 5 s to prove a 32-token answer on 2 cores, ≤ 50 ms to verify it.
@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { commitStep } from '@infraxa/proofs/transcript'
 import { ed25519Signer } from '@infraxa/protocol'
-import { commitStep } from '../src/transcript/index.js'
 import {
   createZkProver,
   DEFAULT_ZK_ARTIFACTS_DIR,
@@ -18,7 +18,7 @@ import {
   verifyZkTranscript,
   type ZkArtifacts,
   zkRootOf,
-} from '../src/zk/index.js'
+} from '../src/index.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const cache = join(root, 'node_modules/.cache/infraxa-zk/build')

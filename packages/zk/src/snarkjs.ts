@@ -1,7 +1,7 @@
 /**
  * Typed wrappers over the parts of snarkjs 0.7 that Infraxa uses (snarkjs ships no types). Every
  * function here is a thin, documented pass-through; the module is loaded lazily so that importing
- * `@infraxa/proofs/zk` to verify never loads snarkjs (verification is done in `groth16.ts`).
+ * `@infraxa/zk` to verify never loads snarkjs (verification is done in `groth16.ts`).
  *
  * snarkjs runs curve arithmetic in ffjavascript worker threads that keep Node alive: call
  * {@link releaseSnarkjsThreads} when done.

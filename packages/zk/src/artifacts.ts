@@ -71,7 +71,7 @@ export interface ZkArtifacts extends ZkVerifierArtifacts {
 }
 
 /** The committed release build: `circuits/build/` at the repository root. */
-export const DEFAULT_ZK_ARTIFACTS_DIR = fileURLToPath(new URL('../../../../circuits/build/', import.meta.url))
+export const DEFAULT_ZK_ARTIFACTS_DIR = fileURLToPath(new URL('../../../circuits/build/', import.meta.url))
 
 /**
  * Loads a circuit build from `dir` (default: the committed release build): reads the manifest and the

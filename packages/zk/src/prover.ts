@@ -1,9 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { InvalidStepError } from '../errors.js'
-import { samplingRuleHolds } from '../sampling/sample.js'
-import { type CommittedStep, checkCommittedStep } from '../transcript/leaf.js'
+import { InvalidStepError } from '@infraxa/proofs'
+import { samplingRuleHolds } from '@infraxa/proofs/sampling'
+import { type CommittedStep, checkCommittedStep } from '@infraxa/proofs/transcript'
 import { loadZkArtifacts, type ZkArtifacts } from './artifacts.js'
 import {
   activeSteps,

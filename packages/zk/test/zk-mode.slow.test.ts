@@ -7,11 +7,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { MalformedVerificationInputError } from '@infraxa/proofs'
+import { type ComplianceCase, runModeCompliance } from '@infraxa/proofs/compliance'
+import { createModeRegistry, merkleMode } from '@infraxa/proofs/modes'
 import { decodeEnvelope, encodeEnvelope, openEnvelope } from '@infraxa/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ComplianceCase, runModeCompliance } from '../src/compliance/index.js'
-import { MalformedVerificationInputError } from '../src/errors.js'
-import { createModeRegistry, merkleMode } from '../src/modes/index.js'
+import { otherSigner, providerSigner } from '../../proofs/test/fixtures/exchange.js'
+import { ToyModel } from '../../proofs/test/fixtures/toy-model.js'
 import {
   createZkProver,
   decodeProof,
@@ -28,10 +30,8 @@ import {
   type ZkTranscriptProofData,
   ZkUnprovableError,
   zkSnarkMode,
-} from '../src/zk/index.js'
-import { otherSigner, providerSigner } from './fixtures/exchange.js'
-import { ToyModel } from './fixtures/toy-model.js'
-import { makeZkExchange, proveExchange, resign, type ZkExchange, zkInput } from './zk/exchange.js'
+} from '../src/index.js'
+import { makeZkExchange, proveExchange, resign, type ZkExchange, zkInput } from './support/exchange.js'
 
 const model = new ToyModel(1)
 const artifacts = loadZkArtifacts()

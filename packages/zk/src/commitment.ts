@@ -1,5 +1,5 @@
-import { InvalidStepError } from '../errors.js'
-import { type CommittedStep, checkCommittedStep, MAX_JOB_ID_BYTES } from '../transcript/leaf.js'
+import { InvalidStepError } from '@infraxa/proofs'
+import { type CommittedStep, checkCommittedStep, MAX_JOB_ID_BYTES } from '@infraxa/proofs/transcript'
 import { toBytes32 } from './field.js'
 import { poseidon } from './poseidon.js'
 

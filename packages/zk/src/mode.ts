@@ -1,3 +1,10 @@
+import { MalformedVerificationInputError } from '@infraxa/proofs'
+import {
+  checkBinding,
+  type VerificationInput,
+  type VerificationMode,
+  type VerificationResult,
+} from '@infraxa/proofs/modes'
 import {
   create,
   decodeEnvelope,
@@ -8,9 +15,6 @@ import {
   signEnvelope,
   ZkTranscriptProofSchema,
 } from '@infraxa/protocol'
-import { MalformedVerificationInputError } from '../errors.js'
-import { checkBinding } from '../modes/binding.js'
-import type { VerificationInput, VerificationMode, VerificationResult } from '../modes/spec.js'
 import { loadZkArtifacts, type ZkVerifierArtifacts } from './artifacts.js'
 import type { ZkTranscriptProofData } from './prover.js'
 import { verifyZkTranscript } from './verify.js'
