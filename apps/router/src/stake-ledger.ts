@@ -260,7 +260,10 @@ export class StakeLedger {
       const row = this.#db.prepare('SELECT next_block FROM chain_cursor WHERE contract = ?').get(key) as
         | { next_block: string }
         | undefined
-      const { accusations, toBlock } = await this.contract.accusationsSince(BigInt(row?.next_block ?? '0'))
+      // A router's first poll looks back 100,000 blocks (longer than a day's voting on any chain with
+      // blocks ≥ 1 s apart), not to genesis; later polls go on from where the last one stopped.
+      const from = row !== undefined ? BigInt(row.next_block) : await this.#firstBlock()
+      const { accusations, toBlock } = await this.contract.accusationsSince(from)
       for (const accusation of accusations) {
         if (this.#stopped) return
         if (this.isAdjudicator) await this.#adjudicate(accusation)
@@ -278,6 +281,11 @@ export class StakeLedger {
       if (!(error instanceof InfraxaError) && !(error instanceof Error)) throw error
       // The chain went away or refused: the next round tries again from the same block.
     }
+  }
+
+  async #firstBlock(): Promise<bigint> {
+    const latest = await this.contract.blockNumber()
+    return latest > 100_000n ? latest - 100_000n : 0n
   }
 
   async #adjudicate(accusation: { id: bigint; peerKey: Uint8Array; evidence: Uint8Array }): Promise<void> {

@@ -240,13 +240,18 @@ export class StakeContract {
    * Accusations opened in blocks `fromBlock`..latest, with their evidence (what an adjudicator
    * re-executes), and the last block read (pass it + 1 next time).
    */
-  async accusationsSince(fromBlock: bigint): Promise<{
+  async accusationsSince(
+    fromBlock: bigint,
+    /** Most blocks read at once (JSON-RPC endpoints cap log queries); the next call goes on from there. */
+    maxBlocks = 10_000n,
+  ): Promise<{
     accusations: Array<{ id: bigint; peerKey: Uint8Array; owner: Address; evidence: Uint8Array }>
     toBlock: bigint
   }> {
     const { publicClient } = this.#connection
-    const toBlock = await publicClient.getBlockNumber()
-    if (toBlock < fromBlock) return { accusations: [], toBlock: fromBlock - 1n }
+    const latest = await publicClient.getBlockNumber()
+    if (latest < fromBlock) return { accusations: [], toBlock: fromBlock - 1n }
+    const toBlock = latest - fromBlock >= maxBlocks ? fromBlock + maxBlocks - 1n : latest
     const logs = await publicClient.getContractEvents({
       address: this.address,
       abi: infraxaStakeAbi,
@@ -263,6 +268,11 @@ export class StakeContract {
       })),
       toBlock,
     }
+  }
+
+  /** The chain's latest block number. */
+  async blockNumber(): Promise<bigint> {
+    return this.#connection.publicClient.getBlockNumber()
   }
 
   /** How many accusations were ever opened (ids are 0 to count − 1). */

@@ -213,6 +213,22 @@ describe('stake contract on the embedded chain', () => {
     expect((await stakeAs.provider!.stakeOf(otherPeerKey, owner)).amount).toBe(0n)
   })
 
+  it('reads accusations in block ranges of a given size, none lost at the seams', async () => {
+    const all = await stakeAs.provider!.accusationsSince(0n)
+    const latest = await stakeAs.provider!.blockNumber()
+    expect(all.toBlock).toBe(latest)
+    const pieced: bigint[] = []
+    for (let from = 0n; from <= latest; ) {
+      const part = await stakeAs.provider!.accusationsSince(from, 3n)
+      expect(part.toBlock - from).toBeLessThan(3n)
+      pieced.push(...part.accusations.map((a) => a.id))
+      from = part.toBlock + 1n
+    }
+    expect(pieced).toEqual(all.accusations.map((a) => a.id))
+    expect(pieced.length).toBe(Number(await stakeAs.provider!.accusationCount()))
+    expect(new TextDecoder().decode(all.accusations[0]!.evidence)).toBe('fraud proof #1')
+  })
+
   it('an account without funds gets InsufficientFundsError; a wrong address NoContractError', async () => {
     await expect(stakeAs.poor!.stake(peerKey, parseEther('1'))).rejects.toBeInstanceOf(InsufficientFundsError)
     await expect(openStakeContract(as.deployer!, addressOf('poor'))).rejects.toBeInstanceOf(NoContractError)
