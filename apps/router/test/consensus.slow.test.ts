@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { connectChain, createEmbeddedChain, deployStakeContract, type StakeContract } from '@infraxa/chain'
 import { runModeCompliance } from '@infraxa/proofs/compliance'
 import {
   ConsensusEvidenceSchema,
@@ -10,6 +11,8 @@ import {
   openEnvelope,
 } from '@infraxa/protocol'
 import { createProvider, type Provider } from '@infraxa/provider'
+import { parseEther } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { consensusMode } from '../src/consensus-mode.js'
 import { createRouter, type Router } from '../src/index.js'
@@ -17,24 +20,39 @@ import { randomTokenForgery } from './support/forgeries.js'
 import { chat, storiesPath, tempDir } from './support/index.js'
 
 /**
- * The `consensus` mode (2 of 3): one request to three providers with the same seed, no audits (the
- * router's audit rate 0, no probation: agreement is the check). A cheater among three (TEST DOUBLE: it
- * commits another top-k token than the sampler's at every step) disagrees; the two honest answers
- * agree and are returned; the cheater is re-executed where it departs, a step proves the fraud, and it
- * is banned. Then the mode through the compliance suite, on the signed exchanges of that job.
+ * The `consensus` mode (2 of 3), on the embedded chain: one request to three staked providers with the
+ * same seed, no audits (the router's audit rate 0, no probation: agreement is the check). A cheater among
+ * three (TEST DOUBLE: it commits another top-k token than the sampler's at every step) disagrees; the two
+ * honest answers agree and are returned; the cheater is re-executed where it departs, a step proves the
+ * fraud: banned, and its stake slashed by the router (the contract's adjudicator). Then the mode through
+ * the compliance suite, on the signed exchanges of that job.
  */
 const dir = tempDir('consensus')
 const stopped: Array<{ stop(): Promise<void> }> = []
 let honest: Provider[]
 let cheater: Provider
 let router: Router
+let stake: StakeContract
+const routerKey = generatePrivateKey()
+const keys = [generatePrivateKey(), generatePrivateKey(), generatePrivateKey()] as const
 
 beforeAll(async () => {
+  const chain = await createEmbeddedChain({
+    accounts: [routerKey, ...keys].map((k) => ({
+      address: privateKeyToAccount(k).address,
+      balance: parseEther('10'),
+    })),
+  })
+  const routerChain = await connectChain({ embedded: chain }, routerKey)
+  stake = await deployStakeContract(routerChain, { adjudicators: [routerChain.address], quorum: 1 })
+  let next = 0
   const provider = (name: string, dishonest?: Parameters<typeof createProvider>[0]['dishonest']) =>
     createProvider({
       models: [{ path: storiesPath(), name: 'stories260K' }],
       dataDir: join(dir, name),
       threads: 1,
+      stake: parseEther('1'),
+      chain: { endpoint: { embedded: chain }, contract: stake.address, privateKey: keys[next++]! },
       ...(dishonest && { dishonest }),
     })
   honest = [await provider('a'), await provider('b')]
@@ -49,6 +67,7 @@ beforeAll(async () => {
     probationJobs: 0,
     auditRate: 0,
     consensus: { n: 3, k: 2 },
+    chain: { endpoint: { embedded: chain }, contract: stake.address, privateKey: routerKey },
   })
   stopped.push(router)
 })
@@ -85,6 +104,10 @@ describe('consensus mode, 2 of 3', () => {
     }
     expect(router.reputation.events(cheater.peerId).at(-1)?.reason).toMatch(/disagreed with the consensus/)
     for (const p of honest) expect(router.reputation.get(p.peerId).banned).toBe(false)
+    await router.stake!.idle()
+    expect((await stake.stakeOf(cheater.publicKey, cheater.stake!.owner)).amount).toBe(0n)
+    for (const p of honest)
+      expect((await stake.stakeOf(p.publicKey, p.stake!.owner)).amount).toBe(parseEther('1'))
   })
 
   it('with the cheater banned, two honest providers still reach 2 of 2; none is penalised', async () => {
