@@ -6,7 +6,7 @@ import { defaultThreads, type EngineModel, type LoadProgress, loadModel } from '
 import { createNode, type FramedStream, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
 import { requestedPromptTokens } from '@infraxa/proofs/modes'
 import { createSampler, samplingParamsOf } from '@infraxa/proofs/sampling'
-import { buildTranscript, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
+import { buildTranscript, type CommittedStep, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
 import {
   AuditProofSchema,
   bytesEqual,
@@ -34,6 +34,7 @@ import {
   type ZkArtifacts,
   type ZkProver,
   zkRootOf,
+  zkWindowOpenings,
 } from '@infraxa/zk'
 import { hexToBytes } from 'viem'
 import { Admission } from './admission.js'
@@ -156,6 +157,11 @@ export interface DishonestBehaviour {
   streamToken?: (t: number, token: number) => number
   /** Answer each audit only after this many milliseconds (a slow or stalling provider). */
   auditDelayMs?: number
+  /**
+   * zk_snark: commit these steps to the Poseidon root (and prove and open them) instead of the ones
+   * committed to the SHA-256 transcript — one answer to the audits, another to the zk proof.
+   */
+  zkSteps?: (steps: readonly CommittedStep[]) => CommittedStep[]
   /** Sample from the whole committed top-k although the request asks for a top-p nucleus. */
   ignoreTopP?: boolean
   /** Sign responses naming this CPU build instead of the one advertised (a looser judging class claimed late). */
@@ -306,6 +312,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     }
   }
   let jobsServed = 0
+  /** The steps committed to the zk root: the transcript's (ATTACK DRILLS: `dishonest.zkSteps` others). */
+  const zkStepsOf = (steps: readonly CommittedStep[]) => options.dishonest?.zkSteps?.(steps) ?? steps
   // The zk prover and its artifacts load on the first zk_snark request.
   let prover: ZkProver | undefined
   let artifacts: ZkArtifacts | undefined
@@ -519,7 +527,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         ...(zk && {
           zkRoot: zkRootOf({
             jobId: request.jobId,
-            steps: transcript.steps,
+            steps: zkStepsOf(transcript.steps),
             windowSize: zkArtifacts().windowSize,
             topK: zkArtifacts().topK,
           }),
@@ -561,7 +569,10 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       )
       if (zk) {
         // The answer is out; the proof follows (proved in a child process: this node keeps serving).
-        const { proof } = await zkProver().proveTranscript({ jobId: request.jobId, steps: transcript.steps })
+        const { proof } = await zkProver().proveTranscript({
+          jobId: request.jobId,
+          steps: zkStepsOf(transcript.steps),
+        })
         const envelope = decodeEnvelope(encodeZkModeProof(proof, node.signer))
         await stream.write(
           encodeMessage(
@@ -619,6 +630,15 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         topLogprobs: [...o.topLogprobs],
       })),
       siblings: [...opened.siblings],
+      // A zk_snark job: the Poseidon leaves of each opened step's window (one answer, one truth).
+      ...(response.zkRoot.length === 32 && {
+        zkWindows: zkWindowOpenings(zkStepsOf(job.steps), challenge.steps, zkArtifacts().windowSize).map(
+          (z) => ({
+            step: z.step,
+            leaves: [...z.leaves],
+          }),
+        ),
+      }),
     })
     return encodeEnvelope(signEnvelope('AUDIT_PROOF', proof, node.signer))
   }

@@ -19,6 +19,7 @@ import {
   signEnvelope,
   TokenCheckSchema,
 } from '@infraxa/protocol'
+import { checkZkAudit, ZK_SNARK_MODE_ID } from '@infraxa/zk'
 import { answerLogprobs } from './answer-logprobs.js'
 import { AnswerStream, type Release, type Resume } from './answer-stream.js'
 import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
@@ -363,7 +364,18 @@ export function createJobRunner({
           },
         )
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
-        if (result.valid) verdict = 'verified'
+        // zk_snark: the steps the audit opened under the SHA-256 root must be the ones the zk proof covers.
+        const zkBound =
+          result.valid && req.verification === ZK_SNARK_MODE_ID && modeProofBytes !== undefined
+            ? checkZkAudit({
+                proof: modeProofBytes,
+                auditProof: auditProofEnvelope,
+                response,
+                providerKey: args.providerKey,
+              })
+            : { ok: true as const }
+        if (result.valid && !zkBound.ok) fail(zkBound.reason)
+        else if (result.valid) verdict = 'verified'
         else {
           fail(result.reason)
           // The steps whose token the router's sampler would not pick first, then the audited ones.

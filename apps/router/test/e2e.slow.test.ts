@@ -285,6 +285,47 @@ describe('zk_snark mode end to end', () => {
     expect(receipt.verdict).toBe('verified')
   })
 
+  it('mixed answer: a provider that commits one set of steps to the SHA-256 root and another to the zk root is caught by the audit', async () => {
+    // TEST DOUBLE (attack): the Poseidon root, the Groth16 proofs and the audit's Poseidon openings are all
+    // of other steps — still greedy (a non-chosen candidate's log-prob lowered by one quantum), so the zk
+    // proof alone verifies; the SHA-256 transcript the audit re-executes is the honest one.
+    const mixed = await createProvider({
+      models: [{ path: storiesPath(), name: 'stories260K' }],
+      dataDir: join(dir, 'mixed'),
+      threads: 1,
+      dishonest: {
+        zkSteps: (steps) =>
+          steps.map((s) => ({
+            ...s,
+            topLogprobs: s.topLogprobs.map((l, i) => (i === s.topLogprobs.length - 1 ? l - 1 : l)),
+          })),
+      },
+    })
+    const only = await createRouter({
+      dataDir: join(dir, 'router-mixed'),
+      http: '127.0.0.1:0',
+      bootstrap: mixed.node.multiaddrs.map(String),
+      verifyModels: [{ path: storiesPath() }],
+      threads: 1,
+      maxAttempts: 1,
+    })
+    try {
+      const { status, json } = await chat(only.url!, {
+        model: 'stories260K',
+        messages: [{ role: 'user', content: 'Once upon a time' }],
+        max_tokens: 20,
+        temperature: 0,
+        verification: 'zk_snark',
+      })
+      expect(status).toBe(503)
+      expect(json.error.message).toMatch(/the zk proof and the audited transcript commit to different steps/)
+      expect(only.reputation.get(mixed.peerId).banned).toBe(true)
+    } finally {
+      await only.stop()
+      await mixed.stop()
+    }
+  })
+
   it('refuses sampled decoding in zk_snark mode with a clear error', async () => {
     const { status, json } = await chat(router.url!, {
       model: 'stories260K',

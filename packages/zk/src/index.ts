@@ -57,6 +57,7 @@ export {
   verifyGroth16,
 } from './groth16.js'
 export { encodeZkModeProof, ZK_SNARK_MODE_ID, zkSnarkMode } from './mode.js'
+export { checkZkAudit, checkZkOpenings, type ZkWindowOpeningData, zkWindowOpenings } from './openings.js'
 export { poseidon } from './poseidon.js'
 export {
   createZkProver,

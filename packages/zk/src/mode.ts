@@ -6,6 +6,7 @@ import {
   type VerificationResult,
 } from '@infraxa/proofs/modes'
 import {
+  bytesEqual,
   create,
   decodeEnvelope,
   encodeEnvelope,
@@ -16,6 +17,7 @@ import {
   ZkTranscriptProofSchema,
 } from '@infraxa/protocol'
 import { loadZkArtifacts, type ZkVerifierArtifacts } from './artifacts.js'
+import { checkZkAudit } from './openings.js'
 import type { ZkTranscriptProofData } from './prover.js'
 import { verifyZkTranscript } from './verify.js'
 
@@ -119,8 +121,20 @@ async function verifyZk(
     proof,
   })
   if (!verdict.ok) return invalid(verdict.reason)
+  // With an audit of the same job: the steps it opened under the SHA-256 root must be the proved ones.
+  let openedSteps = 0
+  if (input.auditProof !== undefined) {
+    const opened = checkZkAudit({ proof, auditProof: input.auditProof, response, providerKey })
+    if (!opened.ok) return invalid(opened.reason)
+    openedSteps = opened.steps
+  }
   return {
     valid: true,
-    details: { windows: proof.windows.length, windowSize: artifacts.windowSize, steps: response.stepCount },
+    details: {
+      windows: proof.windows.length,
+      windowSize: artifacts.windowSize,
+      steps: response.stepCount,
+      auditedStepsBound: openedSteps,
+    },
   }
 }

@@ -13,6 +13,7 @@ import {
   BN254_Q,
   BN254_R,
   candidateKey,
+  checkZkOpenings,
   createZkRootBuilder,
   decodeProof,
   encodeProof,
@@ -35,6 +36,7 @@ import {
   zkLeaf,
   zkRootOf,
   zkSnarkMode,
+  zkWindowOpenings,
   zkWindowRoot,
   zkWindowRoots,
 } from '../src/index.js'
@@ -277,5 +279,66 @@ describe('zk_snark mode before the pairing', () => {
       r.zkRoot = new Uint8Array()
     })
     expect(await reason(zkInput(x, fake, { response: noRoot }))).toMatch(/no 32-byte zk_root/)
+  })
+})
+
+describe('one answer, one truth: Poseidon openings of audited steps', () => {
+  const proofOf = (committed: CommittedStep[]) => ({
+    windowSize: 16,
+    stepCount: committed.length,
+    windows: zkWindowRoots(committed, 16).map((r, index) => ({ index, windowRoot: toBytes32(r) })),
+  })
+
+  it('accepts the steps the zk root covers, in every window (the last one padded)', () => {
+    const honest = steps(37)
+    const opened = [0, 15, 16, 36]
+    const result = checkZkOpenings({
+      proof: proofOf(honest),
+      openings: opened.map((t) => honest[t]!),
+      zkWindows: zkWindowOpenings(honest, opened, 16),
+    })
+    expect(result).toEqual({ ok: true })
+  })
+
+  it('refuses a mixed answer: one set of steps audited, another proved — whichever leaves the provider shows', () => {
+    const audited = steps(37)
+    // Other log-probs of a non-chosen candidate at step 20: still greedy, another Poseidon leaf.
+    const proved = audited.map((s) =>
+      s.step === 20 ? { ...s, topLogprobs: s.topLogprobs.map((l, i) => (i === 7 ? l - 1 : l)) } : s,
+    )
+    const proof = proofOf(proved)
+    // Leaves of the proved steps: the audited step is not among them.
+    expect(
+      checkZkOpenings({ proof, openings: [audited[20]!], zkWindows: zkWindowOpenings(proved, [20], 16) }),
+    ).toMatchObject({ ok: false, reason: expect.stringMatching(/commit to different steps/) })
+    // Leaves of the audited steps: they do not hash to the proved window root.
+    expect(
+      checkZkOpenings({ proof, openings: [audited[20]!], zkWindows: zkWindowOpenings(audited, [20], 16) }),
+    ).toMatchObject({ ok: false, reason: expect.stringMatching(/do not hash to the proved window root/) })
+    // Steps of other windows still agree: the check is per opened step (an audit catches a mix at f of
+    // the steps with probability 1 − (1 − f)^c).
+    expect(
+      checkZkOpenings({ proof, openings: [audited[3]!], zkWindows: zkWindowOpenings(proved, [3], 16) }),
+    ).toEqual({ ok: true })
+  })
+
+  it('refuses missing, short, non-canonical or non-zero padding leaves', () => {
+    const honest = steps(20)
+    const proof = proofOf(honest)
+    const [opening] = zkWindowOpenings(honest, [17], 16)
+    const check = (leaves: readonly Uint8Array[]) =>
+      checkZkOpenings({ proof, openings: [honest[17]!], zkWindows: [{ step: 17, leaves }] })
+    expect(checkZkOpenings({ proof, openings: [honest[17]!], zkWindows: [] })).toMatchObject({
+      reason: expect.stringMatching(/no Poseidon opening/),
+    })
+    expect(check(opening!.leaves.slice(1))).toMatchObject({ reason: expect.stringMatching(/16 expected/) })
+    expect(check(opening!.leaves.map((l, i) => (i === 0 ? new Uint8Array(32).fill(0xff) : l)))).toMatchObject(
+      {
+        reason: expect.stringMatching(/not below the BN254 scalar field modulus/),
+      },
+    )
+    expect(check(opening!.leaves.map((l, i) => (i === 15 ? toBytes32(1n) : l)))).toMatchObject({
+      reason: expect.stringMatching(/past the last step are not 0/),
+    })
   })
 })

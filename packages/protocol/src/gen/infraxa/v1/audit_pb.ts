@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infraxa/v1/audit.proto.
  */
 export const file_infraxa_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChZpbmZyYXhhL3YxL2F1ZGl0LnByb3RvEgppbmZyYXhhLnYxIocBCg5BdWRpdENoYWxsZW5nZRIOCgZqb2JfaWQYASABKAwSFwoPdHJhbnNjcmlwdF9yb290GAIgASgMEg0KBXN0ZXBzGAMgAygNEhYKDnZyZl9wdWJsaWNfa2V5GAQgASgMEhIKCnZyZl9vdXRwdXQYBSABKAwSEQoJdnJmX3Byb29mGAYgASgMIlEKC1N0ZXBPcGVuaW5nEgwKBHN0ZXAYASABKA0SDQoFdG9rZW4YAiABKA0SDwoHdG9wX2lkcxgDIAMoDRIUCgx0b3BfbG9ncHJvYnMYBCADKBEihgEKCkF1ZGl0UHJvb2YSDgoGam9iX2lkGAEgASgMEhcKD3RyYW5zY3JpcHRfcm9vdBgCIAEoDBISCgpzdGVwX2NvdW50GAMgASgNEikKCG9wZW5pbmdzGAQgAygLMhcuaW5mcmF4YS52MS5TdGVwT3BlbmluZxIQCghzaWJsaW5ncxgFIAMoDGIGcHJvdG8z");
+  fileDesc("ChZpbmZyYXhhL3YxL2F1ZGl0LnByb3RvEgppbmZyYXhhLnYxIocBCg5BdWRpdENoYWxsZW5nZRIOCgZqb2JfaWQYASABKAwSFwoPdHJhbnNjcmlwdF9yb290GAIgASgMEg0KBXN0ZXBzGAMgAygNEhYKDnZyZl9wdWJsaWNfa2V5GAQgASgMEhIKCnZyZl9vdXRwdXQYBSABKAwSEQoJdnJmX3Byb29mGAYgASgMIlEKC1N0ZXBPcGVuaW5nEgwKBHN0ZXAYASABKA0SDQoFdG9rZW4YAiABKA0SDwoHdG9wX2lkcxgDIAMoDRIUCgx0b3BfbG9ncHJvYnMYBCADKBEitwEKCkF1ZGl0UHJvb2YSDgoGam9iX2lkGAEgASgMEhcKD3RyYW5zY3JpcHRfcm9vdBgCIAEoDBISCgpzdGVwX2NvdW50GAMgASgNEikKCG9wZW5pbmdzGAQgAygLMhcuaW5mcmF4YS52MS5TdGVwT3BlbmluZxIQCghzaWJsaW5ncxgFIAMoDBIvCgp6a193aW5kb3dzGAYgAygLMhsuaW5mcmF4YS52MS5aa1dpbmRvd09wZW5pbmciLwoPWmtXaW5kb3dPcGVuaW5nEgwKBHN0ZXAYASABKA0SDgoGbGVhdmVzGAIgAygMYgZwcm90bzM");
 
 /**
  * AUDIT_CHALLENGE: signed by the router (domain "infraxa/v1/audit-challenge").
@@ -129,6 +129,14 @@ export type AuditProof = Message<"infraxa.v1.AuditProof"> & {
    * @generated from field: repeated bytes siblings = 5;
    */
   siblings: Uint8Array[];
+
+  /**
+   * zk_snark jobs: for each opened step, the Poseidon leaves of its window, so a verifier can check that
+   * the step it opened under the SHA-256 root is the step the zk proof covers (one answer, one truth).
+   *
+   * @generated from field: repeated infraxa.v1.ZkWindowOpening zk_windows = 6;
+   */
+  zkWindows: ZkWindowOpening[];
 };
 
 /**
@@ -137,4 +145,29 @@ export type AuditProof = Message<"infraxa.v1.AuditProof"> & {
  */
 export const AuditProofSchema: GenMessage<AuditProof> = /*@__PURE__*/
   messageDesc(file_infraxa_v1_audit, 2);
+
+/**
+ * The Poseidon leaves (32-byte big-endian field elements, window_size of them, 0 past the last step) of
+ * the window holding `step`.
+ *
+ * @generated from message infraxa.v1.ZkWindowOpening
+ */
+export type ZkWindowOpening = Message<"infraxa.v1.ZkWindowOpening"> & {
+  /**
+   * @generated from field: uint32 step = 1;
+   */
+  step: number;
+
+  /**
+   * @generated from field: repeated bytes leaves = 2;
+   */
+  leaves: Uint8Array[];
+};
+
+/**
+ * Describes the message infraxa.v1.ZkWindowOpening.
+ * Use `create(ZkWindowOpeningSchema)` to create a new message.
+ */
+export const ZkWindowOpeningSchema: GenMessage<ZkWindowOpening> = /*@__PURE__*/
+  messageDesc(file_infraxa_v1_audit, 3);
 
