@@ -203,7 +203,10 @@ describe('zk_snark mode', () => {
 
   it('honest verification reports its shape', async () => {
     const r = await mode.verify(honestCase('twenty').input, {})
-    expect(r).toEqual({ valid: true, details: { windows: 2, windowSize: 16, steps: 20 } })
+    expect(r).toEqual({
+      valid: true,
+      details: { windows: 2, windowSize: 16, steps: 20, auditedStepsBound: 0 },
+    })
   })
 
   it('rejects requests it cannot prove: temperature above 0, another k, another mode', async () => {
