@@ -6,7 +6,6 @@ import {
   type VerificationResult,
 } from '@infraxa/proofs/modes'
 import {
-  bytesEqual,
   create,
   decodeEnvelope,
   encodeEnvelope,
