@@ -139,3 +139,56 @@ for (const [name, dir] of builds) {
 
 const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(width[i]!)).join('  '))
+
+/** p-th quantile (nearest rank). */
+const quantile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.ceil(p * xs.length) - 1]!
+
+/**
+ * Prove and verify, p50 / p95, of a 32- and a 128-token greedy answer with the release circuit (T = 16,
+ * one prover process). Sampled answers (T > 0) cannot be proved yet: the mode is greedy only.
+ */
+async function latencies(): Promise<void> {
+  const artifacts = loadZkArtifacts()
+  const prover = createZkProver({ artifacts })
+  const table: string[][] = [['answer', 'prove p50', 'prove p95', 'verify p50', 'verify p95', 'runs']]
+  try {
+    await prover.proveWindow({ steps: transcript(16), index: 0 })
+    for (const [tokens, runs] of [
+      [32, 7],
+      [128, 5],
+    ] as const) {
+      const steps = transcript(tokens)
+      const proveMs: number[] = []
+      let last: Awaited<ReturnType<typeof prover.proveTranscript>> | undefined
+      for (let i = 0; i < runs; i++) {
+        const start = performance.now()
+        last = await prover.proveTranscript({ jobId, steps })
+        proveMs.push(performance.now() - start)
+      }
+      const { proof, zkRoot } = last!
+      const outputTokens = steps.map((s) => s.token)
+      const verifyMs: number[] = []
+      for (let i = 0; i < 20; i++) {
+        const start = performance.now()
+        if (!verifyZkTranscript({ artifacts, jobId, zkRoot, outputTokens, proof }).ok)
+          throw new Error('verify')
+        verifyMs.push(performance.now() - start)
+      }
+      table.push([
+        `${tokens} tokens, greedy`,
+        `${(quantile(proveMs, 0.5) / 1000).toFixed(2)} s`,
+        `${(quantile(proveMs, 0.95) / 1000).toFixed(2)} s`,
+        `${quantile(verifyMs, 0.5).toFixed(1)} ms`,
+        `${quantile(verifyMs, 0.95).toFixed(1)} ms`,
+        `${runs} / 20`,
+      ])
+    }
+    table.push(['32 / 128 tokens, sampled', 'not provable: zk_snark is greedy only', '', '', '', ''])
+  } finally {
+    await prover.close()
+  }
+  console.log('\nzk_snark prove / verify (release circuit T = 16, k = 8, one prover process)')
+  const w = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)))
+  for (const r of table) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '))
+}
+await latencies()
