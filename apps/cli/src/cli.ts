@@ -11,7 +11,7 @@ Options:
   --model <name|hash>     model name or sha256 hash (see GET /v1/models)
   --prompt <text>         the user message
   --system <text>         an optional system message
-  --verification <mode>   merkle | fraud_proof | zk_snark (default merkle)
+  --verification <mode>   merkle | fraud_proof | zk_snark | consensus (default merkle)
   --max-tokens <n>        default 64
   --temperature <t>       default 0 (greedy)
   --top-p <p>             nucleus sampling in (0, 1] (default 1: none; verified like the rest)
