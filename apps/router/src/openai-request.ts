@@ -94,7 +94,10 @@ export const CHAT_PARAMETERS: Readonly<Record<string, { support: ParameterSuppor
   safety_identifier: { support: 'accepted', note: 'a string; no effect on the answer' },
   prompt_cache_key: { support: 'accepted', note: 'a string; no effect on the answer' },
   // Infraxa's own, beside OpenAI's.
-  verification: { support: 'supported', note: 'infraxa: merkle (default), fraud_proof, zk_snark, consensus, …' },
+  verification: {
+    support: 'supported',
+    note: 'infraxa: merkle (default), fraud_proof, zk_snark, consensus, …',
+  },
   stream_mode: { support: 'supported', note: 'infraxa: verified (default) or live' },
   infraxa: { support: 'supported', note: 'infraxa: { verification, stream_mode } as one object' },
 }
