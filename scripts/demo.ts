@@ -3,12 +3,18 @@
  * verified answer from each model, a verified stream, an optimistic and a zk answer; then a provider
  * that claims stories260K's hash but runs another model — caught, banned, and the client still gets a
  * verified answer, its stake slashed on the embedded chain — and one that streams tokens it does not
- * commit, caught before the client reads any.
+ * commit, caught before the client reads any; then the providers redeem what the router paid per token
+ * for its verified answers (the cheaters nothing).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { connectChain, createEmbeddedChain, deployStakeContract } from '@infraxa/chain'
+import {
+  connectChain,
+  createEmbeddedChain,
+  deployChannelsContract,
+  deployStakeContract,
+} from '@infraxa/chain'
 import { ask } from '@infraxa/cli'
 import { loadModel, quantizeModel, writeTestModel } from '@infraxa/engine'
 import { createProvider, type Provider } from '@infraxa/provider'
@@ -115,10 +121,15 @@ try {
     quorum: 1,
     minBond: parseEther('0.1'),
   })
-  log(`stake contract ${stakeContract.address} on an embedded chain; adjudicator: the router`)
+  const channels = await deployChannelsContract(routerChain)
+  log(
+    `stake contract ${stakeContract.address} and channels contract ${channels.address} on an embedded chain; adjudicator: the router`,
+  )
+  // Every provider bonds 10 ETH and charges 0.001 ETH per 1,000 tokens of a verified answer.
   const staked = (key: Hex) => ({
     stake: parseEther('10'),
     chain: { endpoint: { embedded: chain }, contract: stakeContract.address, privateKey: key },
+    payments: { contract: channels.address, pricePer1kTokens: parseEther('0.001') },
   })
 
   const providerA = await createProvider({
@@ -158,6 +169,7 @@ try {
       privateKey: keys.router,
       pollIntervalMs: 200,
     },
+    payments: { contract: channels.address, deposit: parseEther('1') },
   })
   nodes.push(router)
   log(`router ${router.peerId}, OpenAI-compatible API at ${router.url}`)
@@ -328,6 +340,31 @@ try {
     verdict: `banned (${router.reputation.events(streamer.peerId)[0]?.event})`,
     audited: '-',
     streamed: 'none read',
+    attempts: '-',
+    ms: '-',
+  })
+
+  // Pay per token: the router signed a cumulative voucher after every answer it verified; each provider
+  // redeems its latest in one close. The cheater's and the streamer's failed jobs were never paid.
+  await router.payer!.idle()
+  const paidA = router.payer!.paidTo(providerA.peerId)
+  const [redeemedA] = await providerA.redeemPayments()
+  const redeemedB = await providerB.redeemPayments()
+  log(
+    `  pay per token: provider A redeemed ${formatEther(redeemedA?.amount ?? 0n)} ETH in one close, provider B ${formatEther(redeemedB[0]?.amount ?? 0n)} ETH; the cheater and the streamer hold ${cheater.heldPayments().length + streamer.heldPayments().length} vouchers`,
+  )
+  expect(redeemedA?.amount === paidA && paidA > 0n, 'provider A was paid exactly what the router signed')
+  expect(
+    cheater.heldPayments().length === 0 && streamer.heldPayments().length === 0,
+    'failed answers were never paid',
+  )
+  rows.push({
+    step: '9. pay per token (channel close)',
+    model: 'on chain',
+    provider: providerA.peerId.slice(-8),
+    verdict: `paid ${formatEther(redeemedA?.amount ?? 0n)} ETH; cheaters 0`,
+    audited: '-',
+    streamed: '-',
     attempts: '-',
     ms: '-',
   })
