@@ -93,7 +93,10 @@ export class PaymentInbox {
     if (!(await this.#channels.verifyVoucher(voucher, channel.payer))) {
       throw new InvalidVoucherError("not signed by the channel's payer")
     }
-    const held = this.held().find((h) => h.channel === channelId)
+    const row = this.#db.prepare('SELECT amount FROM vouchers WHERE channel = ?').get(channelId) as
+      | { amount: string }
+      | undefined
+    const held = row === undefined ? undefined : { amount: BigInt(row.amount) }
     if (held === undefined || amount > held.amount) {
       this.#db
         .prepare(

@@ -296,12 +296,13 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
   }
   if (options.chain !== undefined) {
     try {
-      bonded = await bondStake(options.chain, options.dataDir, node.publicKey, options.stake ?? 0n)
+      // One chain account for the stake slot and the payment channels.
+      const connection = await connectChain(
+        options.chain.endpoint,
+        options.chain.privateKey ?? loadOrCreateChainKey(options.dataDir),
+      )
+      bonded = await bondStake(connection, options.chain.contract, node.publicKey, options.stake ?? 0n)
       if (options.payments !== undefined) {
-        const connection = await connectChain(
-          options.chain.endpoint,
-          options.chain.privateKey ?? loadOrCreateChainKey(options.dataDir),
-        )
         inbox = new PaymentInbox(db, await openChannelsContract(connection, options.payments.contract))
       }
     } catch (error) {

@@ -1,4 +1,4 @@
-import { type ChainEndpoint, connectChain, loadOrCreateChainKey, openStakeContract } from '@infraxa/chain'
+import { type ChainConnection, type ChainEndpoint, openStakeContract } from '@infraxa/chain'
 import type { Address, Hex } from 'viem'
 
 /** Where a provider's stake lives (see {@link ProviderOptions.chain}). */
@@ -28,13 +28,12 @@ export interface BondedStake {
  * @throws {ChainUnreachableError} the endpoint does not answer
  */
 export async function bondStake(
-  chain: ProviderChainOptions,
-  dataDir: string,
+  connection: ChainConnection,
+  contractAddress: Address,
   peerKey: Uint8Array,
   amount: bigint,
 ): Promise<BondedStake> {
-  const connection = await connectChain(chain.endpoint, chain.privateKey ?? loadOrCreateChainKey(dataDir))
-  const contract = await openStakeContract(connection, chain.contract)
+  const contract = await openStakeContract(connection, contractAddress)
   const before = await contract.stakeOf(peerKey, connection.address)
   if (amount > before.amount) await contract.stake(peerKey, amount - before.amount)
   const slot = await contract.stakeOf(peerKey, connection.address)

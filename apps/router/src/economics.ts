@@ -48,12 +48,13 @@ export async function openEconomics(
     throw new InvalidArgumentError('createRouter: payments need a chain (options.chain)')
   }
   if (options.chain !== undefined) {
-    ledger = await StakeLedger.open(options.chain, deps)
+    // One chain account for accusations, votes and payments.
+    const connection = await connectChain(
+      options.chain.endpoint,
+      options.chain.privateKey ?? loadOrCreateChainKey(deps.dataDir),
+    )
+    ledger = await StakeLedger.open(options.chain, connection, deps)
     if (options.payments !== undefined) {
-      const connection = await connectChain(
-        options.chain.endpoint,
-        options.chain.privateKey ?? loadOrCreateChainKey(deps.dataDir),
-      )
       const channels = await openChannelsContract(connection, options.payments.contract)
       payer = new Payer(deps.db, channels, deps.node, options.payments)
     }

@@ -290,7 +290,7 @@ export function createJobRunner({
     }
     /** Steps that may show the failure alone (a fraud proof for the stake contract), most telling first. */
     const evidenceSteps: number[] = []
-    const toChain = (steps: readonly number[]) => {
+    const evidenceAt = (steps: readonly number[]) => {
       for (const step of steps) if (!evidenceSteps.includes(step)) evidenceSteps.push(step)
     }
     // The signed commitment must hold exactly the tokens streamed, and the prompt the router asked for.
@@ -301,7 +301,7 @@ export function createJobRunner({
     } else if (!sameTokens(response.promptTokens, args.promptTokens)) {
       fail('prompt tokens are not the requested prompt as the model tokenizes it')
       // Any opened step carries the signed prompt tokens: the adjudicator sees the tampering.
-      toChain(response.stepCount > 0 ? [0] : [])
+      evidenceAt(response.stepCount > 0 ? [0] : [])
     } else if (offered?.engine && !sameEngineClaims(offered.engine, response.engine)) {
       // The offer chose how the job is judged; a response may not name another engine after the fact
       // (e.g. another build, for a looser tolerance in later audits and fraud checks).
@@ -311,7 +311,7 @@ export function createJobRunner({
     let tokenCheck = release === 'verified' ? answer.verdict() : undefined
     if (tokenCheck?.verdict === 'fail') {
       fail(tokenCheck.reason)
-      toChain(tokenCheck.suspectSteps)
+      evidenceAt(tokenCheck.suspectSteps)
     }
     const tokenNoise =
       release === 'verified' ? undefined : verifyModels.noiseFor(args.modelHash, response.engine)
@@ -379,7 +379,7 @@ export function createJobRunner({
         else {
           fail(result.reason)
           // The steps whose token the router's sampler would not pick first, then the audited ones.
-          toChain([...(tokenCheck?.suspectSteps ?? []), ...challenge.steps])
+          evidenceAt([...(tokenCheck?.suspectSteps ?? []), ...challenge.steps])
         }
         audited = challenge.steps.length
         metrics.audited(audited)

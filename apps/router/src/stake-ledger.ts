@@ -1,9 +1,8 @@
 import type { DatabaseSync } from 'node:sqlite'
 import {
+  type ChainConnection,
   type ChainEndpoint,
   ContractRevertedError,
-  connectChain,
-  loadOrCreateChainKey,
   openStakeContract,
   type StakeContract,
 } from '@infraxa/chain'
@@ -26,8 +25,8 @@ export interface RouterChainOptions {
   bond?: bigint
   /**
    * Bonded stake a provider needs to be selected at all, in wei; below it a provider is never sent a
-   * job. Providers with less than this but some stake, and unstaked ones when it is 0, get probation
-   * traffic only (the newcomer share, every job audited). @default 0n
+   * job. With 0, unstaked providers are selected but get probation traffic only (the newcomer share,
+   * every job audited). @default 0n
    */
   minStake?: bigint
   /** How often new accusations are read from the contract, in ms. @default 1_000 */
@@ -63,6 +62,8 @@ export class StakeLedger {
   /** Bond posted with each accusation. */
   readonly bond: bigint
   readonly #stakes = new Map<string, { amount: bigint; readAt: number }>()
+  /** Providers whose slot is being read now. */
+  readonly #reading = new Set<string>()
   readonly #timer: NodeJS.Timeout
   readonly #onEvent: (event: LedgerEvent) => void
   #polling: Promise<void> | undefined
@@ -100,24 +101,20 @@ export class StakeLedger {
   }
 
   /**
-   * Connects the router's chain account and opens the contract.
+   * Opens the stake contract through the router's chain account.
    *
    * @throws {ChainUnreachableError} the endpoint does not answer
    * @throws {NoContractError} no stake contract at the address
    */
   static async open(
     options: RouterChainOptions,
+    connection: ChainConnection,
     deps: {
-      dataDir: string
       db: DatabaseSync
       verifyModels: VerifyModels
       onEvent?: (event: LedgerEvent) => void
     },
   ): Promise<StakeLedger> {
-    const connection = await connectChain(
-      options.endpoint,
-      options.privateKey ?? loadOrCreateChainKey(deps.dataDir),
-    )
     const contract = await openStakeContract(connection, options.contract)
     const parameters = await contract.parameters()
     return new StakeLedger({
@@ -161,26 +158,37 @@ export class StakeLedger {
     return this.#stakes.get(peerId)?.amount ?? 0n
   }
 
-  /** Reads the slots of providers not read within the last 15 s (errors leave them at 0). */
+  /**
+   * Reads the slots of providers never read (awaited: selection needs them) and, in the background, of
+   * those read more than 15 s ago (the last value stands meanwhile). A chain that does not answer leaves
+   * a provider at 0 until the next read.
+   */
   async refresh(providers: readonly KnownProvider[]): Promise<void> {
     const now = Date.now()
-    await Promise.all(
-      providers
-        .filter((p) => (this.#stakes.get(p.peerId)?.readAt ?? 0) + STAKE_TTL_MS < now)
-        .map(async (p) => {
-          const owner = p.capability.stakeOwner
-          let amount = 0n
-          if (owner.length === 20 && p.publicKey.length === 32) {
-            try {
-              const slot = await this.contract.stakeOf(p.publicKey, bytesToHex(owner))
-              amount = slot.bonded ? slot.amount : 0n
-            } catch {
-              // The chain did not answer: counted as unstaked until the next read.
-            }
-          }
-          this.#stakes.set(p.peerId, { amount, readAt: Date.now() })
-        }),
-    )
+    const unread: KnownProvider[] = []
+    for (const p of providers) {
+      const known = this.#stakes.get(p.peerId)
+      if (known === undefined) unread.push(p)
+      else if (known.readAt + STAKE_TTL_MS < now && !this.#reading.has(p.peerId)) void this.#read(p)
+    }
+    await Promise.all(unread.map((p) => this.#read(p)))
+  }
+
+  async #read(p: KnownProvider): Promise<void> {
+    this.#reading.add(p.peerId)
+    const owner = p.capability.stakeOwner
+    let amount = 0n
+    try {
+      if (owner.length === 20 && p.publicKey.length === 32) {
+        const slot = await this.contract.stakeOf(p.publicKey, bytesToHex(owner))
+        amount = slot.bonded ? slot.amount : 0n
+      }
+    } catch {
+      // The chain did not answer: counted as unstaked until the next read.
+    } finally {
+      this.#reading.delete(p.peerId)
+    }
+    this.#stakes.set(p.peerId, { amount, readAt: Date.now() })
   }
 
   /** Forgets a provider's cached stake (after a slash: read it again). */
