@@ -1,14 +1,13 @@
-import { interleavedMSMUnsafe } from '@noble/curves/abstract/curve.js'
-import { bn254 } from '@noble/curves/bn254.js'
 import { sha256 } from '@noble/hashes/sha2.js'
+import { type Bn254, bn254, type PointBuffer } from './bn254.js'
 import { MalformedZkProofError } from './errors.js'
 import { BN254_Q, BN254_R, fromBytes32, toBytes32 } from './field.js'
 import type { SnarkjsProof, SnarkjsVerificationKey } from './snarkjs.js'
 
 /**
  * Groth16 over BN254 without snarkjs: the 256-byte proof encoding of `ZkWindowProof.proof`, the
- * verification key's canonical hash, and verification (single and batched) with `@noble/curves`,
- * which runs in the caller's thread and starts no worker threads.
+ * verification key's canonical hash, and verification (single and batched) with ffjavascript's
+ * WebAssembly curve built single-threaded, which runs in the caller's thread and starts no worker threads.
  */
 
 /** An affine G1 point. */
@@ -168,57 +167,50 @@ export function toSnarkjsProof(proof: Groth16Proof): SnarkjsProof {
   }
 }
 
-type G1Point = InstanceType<typeof bn254.G1.Point>
-type G2Point = InstanceType<typeof bn254.G2.Point>
-type Precompute = ReturnType<typeof bn254.utils.calcPairingPrecomputes>
-type Fp12 = ReturnType<typeof bn254.pairing>
-
-const { Fp2, Fp12 } = bn254.fields
-const G1 = bn254.G1.Point
-
 /** A key's points, validated, with what every verification reuses precomputed. */
 interface PreparedKey {
-  readonly alpha: G1Point
-  /** e(alpha, beta), final-exponentiated. */
-  readonly alphaBeta: Fp12
-  /** Σ scalars_j · [IC_0, IC_1, …]_j over fixed-point tables. */
-  readonly ic: (scalars: bigint[]) => G1Point
-  readonly beta: Precompute
-  readonly gamma: Precompute
-  readonly delta: Precompute
+  readonly alpha: PointBuffer
+  readonly ic: readonly PointBuffer[]
+  readonly beta: Uint8Array
+  readonly gamma: Uint8Array
+  readonly delta: Uint8Array
 }
 
 const prepared = new WeakMap<Groth16VerificationKey, PreparedKey>()
 
-function g1Point(p: G1Affine): G1Point {
-  const point = G1.fromAffine({ x: p.x, y: p.y })
-  point.assertValidity()
-  return point
+/** An affine G1 point on the curve, or undefined (BN254's G1 has no cofactor). */
+function g1Point(curve: Bn254, p: G1Affine): PointBuffer | undefined {
+  const point = curve.G1.fromObject([p.x, p.y, 1n])
+  return curve.G1.isZero(point) || !curve.G1.isValid(point) ? undefined : point
 }
 
-function g2Point(p: G2Affine): G2Point {
-  const point = bn254.G2.Point.fromAffine({
-    x: Fp2.create({ c0: p.x.c0, c1: p.x.c1 }),
-    y: Fp2.create({ c0: p.y.c0, c1: p.y.c1 }),
-  })
-  // On the curve and in the order-r subgroup (G2 has a cofactor on BN254).
-  point.assertValidity()
-  return point
+/** An affine G2 point on the curve and in the order-r subgroup (G2 has a cofactor on BN254), or undefined. */
+function g2Point(curve: Bn254, p: G2Affine): PointBuffer | undefined {
+  const point = curve.G2.fromObject([
+    [p.x.c0, p.x.c1],
+    [p.y.c0, p.y.c1],
+    [1n, 0n],
+  ])
+  if (curve.G2.isZero(point) || !curve.G2.isValid(point)) return undefined
+  return curve.G2.isZero(curve.G2.timesScalar(point, BN254_R)) ? point : undefined
 }
 
-function prepare(vkey: Groth16VerificationKey): PreparedKey {
+function prepare(curve: Bn254, vkey: Groth16VerificationKey): PreparedKey {
   let p = prepared.get(vkey)
   if (p === undefined) {
-    const pre = (q: G2Affine) => bn254.utils.calcPairingPrecomputes(g2Point(q))
-    const alpha = g1Point(vkey.alpha)
-    const beta = g2Point(vkey.beta)
+    const need = <T>(point: T | undefined, what: string): T => {
+      if (point === undefined)
+        throw new MalformedZkProofError(`verification key: ${what} is not a valid point`)
+      return point
+    }
+    const pre = (q: G2Affine, what: string) =>
+      curve.prepareG2(curve.G2.toJacobian(need(g2Point(curve, q), what)))
     p = {
-      alpha,
-      alphaBeta: bn254.pairing(alpha, beta),
-      ic: interleavedMSMUnsafe(G1, vkey.ic.map(g1Point), 4),
-      beta: bn254.utils.calcPairingPrecomputes(beta),
-      gamma: pre(vkey.gamma),
-      delta: pre(vkey.delta),
+      alpha: need(g1Point(curve, vkey.alpha), 'alpha'),
+      ic: vkey.ic.map((q, i) => need(g1Point(curve, q), `IC[${i}]`)),
+      beta: pre(vkey.beta, 'beta'),
+      gamma: pre(vkey.gamma, 'gamma'),
+      delta: pre(vkey.delta, 'delta'),
     }
     prepared.set(vkey, p)
   }
@@ -241,52 +233,75 @@ function randomWeight(): bigint {
  * Checks Groth16 proofs against one verification key:
  * `e(A, B) = e(α, β) · e(IC_0 + Σ s_j IC_j, γ) · e(C, δ)`. Several statements are checked at once with
  * 128-bit random weights r_i chosen here (r_0 = 1):
- * `Π e(−r_i A_i, B_i) · e(Σ r_i vk_x_i, γ) · e(Σ r_i C_i, δ) · e(α, β)^{Σ r_i} = 1` — n + 2 Miller
- * loops and one final exponentiation instead of 3n and n (e(α, β) is precomputed); a batch
- * with an invalid proof passes with probability ≤ 2^−127. Resolves false for anything malformed: wrong
- * signal count, signals ≥ r, coordinates off the curve or (B) outside the G2 subgroup, points at
- * infinity.
+ * `Π e(−r_i A_i, B_i) · e(Σ r_i vk_x_i, γ) · e(Σ r_i C_i, δ) · e((Σ r_i) α, β) = 1` — n + 3 Miller
+ * loops and one final exponentiation instead of 4n and n; a batch with an invalid proof passes with
+ * probability ≤ 2^−127. Resolves false for anything malformed: wrong signal count, signals ≥ r,
+ * coordinates off the curve or (B) outside the G2 subgroup, points at infinity.
+ *
+ * The arithmetic is ffjavascript's WebAssembly BN254, single-threaded in the caller's thread (see
+ * `bn254.ts`); the first call compiles it (~0.2 s).
  *
  * @example
- * verifyGroth16(vkey, [{ publicSignals, proof: bytes }]) // true
+ * await verifyGroth16(vkey, [{ publicSignals, proof: bytes }]) // true
  */
-export function verifyGroth16(
+export async function verifyGroth16(
   vkey: Groth16VerificationKey,
   statements: readonly Groth16Statement[],
-): boolean {
+): Promise<boolean> {
   if (statements.length === 0) return true
+  const curve = await bn254()
+  const { G1 } = curve
+  let key: PreparedKey
   try {
-    const key = prepare(vkey)
-    const pairs: [Precompute, bigint, bigint][] = []
-    let vkX: G1Point = G1.ZERO
-    let cSum: G1Point = G1.ZERO
-    let rSum = 0n
-    for (const [i, { publicSignals, proof: encoded }] of statements.entries()) {
-      if (publicSignals.length !== vkey.nPublic) return false
-      if (publicSignals.some((s) => s < 0n || s >= BN254_R)) return false
-      const proof = encoded instanceof Uint8Array ? decodeProof(encoded) : encoded
-      const a = g1Point(proof.a)
-      const b = g2Point(proof.b)
-      const c = g1Point(proof.c)
-      if (a.is0() || b.is0() || c.is0()) return false
-      const r = i === 0 ? 1n : randomWeight()
-      const ra = (r === 1n ? a : a.multiplyUnsafe(r)).negate().toAffine()
-      pairs.push([bn254.utils.calcPairingPrecomputes(b), ra.x, ra.y])
-      cSum = cSum.add(r === 1n ? c : c.multiplyUnsafe(r))
-      // Per statement: the public signals are mostly small (tokens, positions), which keeps the
-      // fixed-base MSM short; one 128-bit multiplication then weights it.
-      const x = key.ic([1n, ...publicSignals])
-      vkX = vkX.add(r === 1n ? x : x.multiplyUnsafe(r))
-      rSum += r
-    }
-    if (vkX.is0() || cSum.is0()) return false
-    const x = vkX.toAffine()
-    const c = cSum.toAffine()
-    pairs.push([key.gamma, x.x, x.y], [key.delta, c.x, c.y])
-    const product = Fp12.finalExponentiate(bn254.millerLoopBatch(pairs))
-    const ab = rSum === 1n ? key.alphaBeta : Fp12.pow(key.alphaBeta, rSum)
-    return Fp12.eql(Fp12.mul(product, ab), Fp12.ONE)
+    key = prepare(curve, vkey)
   } catch {
     return false
   }
+  let f = curve.Gt.one
+  let vkX = G1.zeroAffine
+  let cSum = G1.zeroAffine
+  let rSum = 0n
+  for (const [i, { publicSignals, proof: encoded }] of statements.entries()) {
+    if (publicSignals.length !== vkey.nPublic) return false
+    if (publicSignals.some((s) => s < 0n || s >= BN254_R)) return false
+    let proof: Groth16Proof
+    try {
+      proof = encoded instanceof Uint8Array ? decodeProof(encoded) : encoded
+    } catch {
+      return false
+    }
+    if (proof.a.x >= BN254_Q || proof.a.y >= BN254_Q || proof.c.x >= BN254_Q || proof.c.y >= BN254_Q)
+      return false
+    if ([proof.b.x.c0, proof.b.x.c1, proof.b.y.c0, proof.b.y.c1].some((v) => v >= BN254_Q)) return false
+    const a = g1Point(curve, proof.a)
+    const b = g2Point(curve, proof.b)
+    const c = g1Point(curve, proof.c)
+    if (a === undefined || b === undefined || c === undefined) return false
+    const r = i === 0 ? 1n : randomWeight()
+    const weigh = (p: PointBuffer) => (r === 1n ? p : G1.timesScalar(p, r))
+    const ra = G1.neg(weigh(a))
+    f = curve.Gt.mul(
+      f,
+      curve.millerLoop(curve.prepareG1(G1.toJacobian(ra)), curve.prepareG2(curve.G2.toJacobian(b))),
+    )
+    cSum = G1.add(cSum, weigh(c))
+    // IC_0 + Σ s_j IC_j: the public signals are mostly small (tokens, positions), so one short scalar
+    // multiplication each; zeros (padding) cost nothing.
+    let x = key.ic[0]!
+    for (const [j, s] of publicSignals.entries()) {
+      if (s !== 0n) x = G1.add(x, G1.timesScalar(key.ic[j + 1]!, s))
+    }
+    vkX = G1.add(vkX, weigh(x))
+    rSum += r
+  }
+  if (G1.isZero(vkX) || G1.isZero(cSum)) return false
+  const alpha = G1.timesScalar(key.alpha, rSum)
+  for (const [p, q] of [
+    [vkX, key.gamma],
+    [cSum, key.delta],
+    [alpha, key.beta],
+  ] as const) {
+    f = curve.Gt.mul(f, curve.millerLoop(curve.prepareG1(G1.toJacobian(p)), q))
+  }
+  return curve.Gt.eq(curve.finalExponentiation(f), curve.Gt.one)
 }

@@ -112,7 +112,7 @@ async function verifyZk(
   } catch (error) {
     return invalid(`zk proof: ${peerFault(error)}`)
   }
-  const verdict = verifyZkTranscript({
+  const verdict = await verifyZkTranscript({
     artifacts,
     jobId: response.jobId,
     zkRoot: response.zkRoot,

@@ -31,14 +31,14 @@ export function windowPublicSignals(args: {
  * tokens is the greedy choice of its committed top-k.
  *
  * @example
- * verifyWindow({ artifacts, outputTokens: response.outputTokens, window: proof.windows[0] }) // true
+ * await verifyWindow({ artifacts, outputTokens: response.outputTokens, window: proof.windows[0] }) // true
  */
-export function verifyWindow(args: {
+export async function verifyWindow(args: {
   readonly artifacts: ZkVerifierArtifacts
   /** All output tokens of the transcript (their count is the step count). */
   readonly outputTokens: readonly number[]
   readonly window: ZkWindowProofData
-}): boolean {
+}): Promise<boolean> {
   const { artifacts, outputTokens, window } = args
   if (window.index >= windowCount(outputTokens.length, artifacts.windowSize)) return false
   let root: bigint
@@ -65,13 +65,13 @@ export type ZkVerdict = { readonly ok: true } | { readonly ok: false; readonly r
  * roots combine into the signed zk root; and (batched) that every window's Groth16 proof verifies for
  * the public signals rebuilt by {@link windowPublicSignals}.
  */
-export function verifyZkTranscript(args: {
+export async function verifyZkTranscript(args: {
   readonly artifacts: ZkVerifierArtifacts
   readonly jobId: Uint8Array
   readonly zkRoot: Uint8Array
   readonly outputTokens: readonly number[]
   readonly proof: ZkTranscriptProofData
-}): ZkVerdict {
+}): Promise<ZkVerdict> {
   const { artifacts, jobId, zkRoot, outputTokens, proof } = args
   const { windowSize, topK } = artifacts
   const stepCount = outputTokens.length
@@ -103,8 +103,14 @@ export function verifyZkTranscript(args: {
     publicSignals: windowPublicSignals({ windowRoot: roots[w]!, index: w, windowSize, outputTokens }),
     proof: window.proof,
   }))
-  if (verifyGroth16(artifacts.vkey, statements)) return { ok: true }
-  const bad = statements.findIndex((s) => !verifyGroth16(artifacts.vkey, [s]))
+  if (await verifyGroth16(artifacts.vkey, statements)) return { ok: true }
+  let bad = -1
+  for (const [w, s] of statements.entries()) {
+    if (!(await verifyGroth16(artifacts.vkey, [s]))) {
+      bad = w
+      break
+    }
+  }
   return fail(
     `window ${bad < 0 ? '?' : bad} proof does not verify (tokens, root or position differ from what was proved)`,
   )

@@ -300,7 +300,7 @@ describe('Groth16 verification', () => {
         [signals.map((s, i) => (i === 0 ? s + 1n : s)), window.proof, false],
       ]
       for (const [publicSignals, bytes, expected] of cases) {
-        const ours = verifyGroth16(artifacts.vkey, [{ publicSignals, proof: bytes }])
+        const ours = await verifyGroth16(artifacts.vkey, [{ publicSignals, proof: bytes }])
         const theirs = await snarkjs.groth16.verify(
           vkeyJson,
           publicSignals.map(String),
@@ -310,7 +310,7 @@ describe('Groth16 verification', () => {
       }
     }
     expect(
-      verifyGroth16(
+      await verifyGroth16(
         artifacts.vkey,
         proof.windows.map((window, w) => ({
           publicSignals: windowPublicSignals({
@@ -324,10 +324,10 @@ describe('Groth16 verification', () => {
       ),
     ).toBe(true)
     expect(
-      verifyWindow({ artifacts, outputTokens: x.response.outputTokens, window: proof.windows[1]! }),
+      await verifyWindow({ artifacts, outputTokens: x.response.outputTokens, window: proof.windows[1]! }),
     ).toBe(true)
     expect(
-      verifyWindow({
+      await verifyWindow({
         artifacts,
         outputTokens: x.response.outputTokens,
         window: { ...proof.windows[1]!, index: 0 },
@@ -364,7 +364,7 @@ describe('Groth16 verification', () => {
             toSnarkjsProof(decodeProof(window!.proof)),
           ),
         ).toBe(true)
-        expect(verifyGroth16(artifacts.vkey, [{ publicSignals, proof: window!.proof }])).toBe(false)
+        expect(await verifyGroth16(artifacts.vkey, [{ publicSignals, proof: window!.proof }])).toBe(false)
         expect(verificationKeyHash(artifacts.vkey)).toEqual(proof.vkeyHash)
         const r = await mode.verify(zkInput(x, proof), {})
         expect(r.valid ? '' : r.reason).toMatch(/window 0 proof does not verify/)

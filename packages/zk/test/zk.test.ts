@@ -9,6 +9,7 @@ import { type CommittedStep, MIN_QUANTISED_LOGPROB } from '@infraxa/proofs/trans
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ToyModel } from '../../proofs/test/fixtures/toy-model.js'
+import { bn254 } from '../src/bn254.js'
 import {
   BN254_Q,
   BN254_R,
@@ -196,17 +197,45 @@ describe('Groth16 encodings', () => {
     expect(toSnarkjsProof(decodeProof(bytes))).toEqual(proofJson)
   })
 
-  it('malformed proofs throw typed errors when decoded and never verify', () => {
+  it('malformed proofs throw typed errors when decoded and never verify', async () => {
     const { vkey } = loadZkArtifacts()
     expect(() => decodeProof(new Uint8Array(255))).toThrow(MalformedZkProofError)
     const big = new Uint8Array(256)
     big.set(toBytes32(BN254_Q), 0)
     expect(() => decodeProof(big)).toThrow(MalformedZkProofError)
     const signals = Array.from({ length: vkey.nPublic }, () => 1n)
-    expect(verifyGroth16(vkey, [{ publicSignals: signals, proof: encodeProof(proofJson) }])).toBe(false)
-    expect(verifyGroth16(vkey, [{ publicSignals: signals, proof: new Uint8Array(256) }])).toBe(false)
-    expect(verifyGroth16(vkey, [{ publicSignals: signals, proof: new Uint8Array(7) }])).toBe(false)
-    expect(verifyGroth16(vkey, [{ publicSignals: signals.slice(1), proof: new Uint8Array(256) }])).toBe(false)
+    expect(await verifyGroth16(vkey, [{ publicSignals: signals, proof: encodeProof(proofJson) }])).toBe(false)
+    expect(await verifyGroth16(vkey, [{ publicSignals: signals, proof: new Uint8Array(256) }])).toBe(false)
+    expect(await verifyGroth16(vkey, [{ publicSignals: signals, proof: new Uint8Array(7) }])).toBe(false)
+    expect(await verifyGroth16(vkey, [{ publicSignals: signals.slice(1), proof: new Uint8Array(256) }])).toBe(
+      false,
+    )
+    // pi_b on the twist but outside the order-r subgroup (a random twist point: the cofactor is ~2^254).
+    const curve = await bn254()
+    const F2 = (curve.G2 as unknown as { F: TestF2 }).F
+    let x = F2.fromObject([5n, 1n])
+    let rhs = F2.add(F2.mul(F2.square(x), x), (curve.G2 as unknown as { b: Uint8Array }).b)
+    while (!F2.isSquare(rhs)) {
+      x = F2.add(x, F2.one)
+      rhs = F2.add(F2.mul(F2.square(x), x), (curve.G2 as unknown as { b: Uint8Array }).b)
+    }
+    const twist = new Uint8Array(128)
+    twist.set(x)
+    twist.set(F2.sqrt(rhs), 64)
+    expect(curve.G2.isValid(twist)).toBe(true)
+    expect(curve.G2.isZero(curve.G2.timesScalar(twist, BN254_R))).toBe(false)
+    const [[bx0, bx1], [by0, by1]] = (
+      curve.G2 as unknown as { toObject(p: Uint8Array): bigint[][] }
+    ).toObject(twist) as [[bigint, bigint], [bigint, bigint]]
+    const [gx, gy] = (curve.G1 as unknown as { toObject(p: Uint8Array): bigint[] }).toObject(
+      curve.G1.toAffine(curve.G1.timesScalar(curve.G1.fromObject([1n, 2n, 1n]), 7n)),
+    ) as [bigint, bigint]
+    const offSubgroup = {
+      a: { x: gx, y: gy },
+      b: { x: { c0: bx0, c1: bx1 }, y: { c0: by0, c1: by1 } },
+      c: { x: gx, y: gy },
+    }
+    expect(await verifyGroth16(vkey, [{ publicSignals: signals, proof: offSubgroup }])).toBe(false)
     expect(fieldFromBytes.bind(null, toBytes32(BN254_R))).toThrow(MalformedZkProofError)
   })
 })
@@ -342,3 +371,14 @@ describe('one answer, one truth: Poseidon openings of audited steps', () => {
     })
   })
 })
+
+/** The wasm Fp² of ffjavascript, as far as the subgroup test uses it. */
+interface TestF2 {
+  readonly one: Uint8Array
+  fromObject(v: readonly bigint[]): Uint8Array
+  add(a: Uint8Array, b: Uint8Array): Uint8Array
+  mul(a: Uint8Array, b: Uint8Array): Uint8Array
+  square(a: Uint8Array): Uint8Array
+  isSquare(a: Uint8Array): boolean
+  sqrt(a: Uint8Array): Uint8Array
+}
