@@ -4,7 +4,9 @@
  * not. Negative cases are checked two ways: the generated witness calculator refuses them, and a
  * hand-altered honest witness (what a cheating prover would feed the prover) breaks a constraint.
  */
+import { readFileSync } from 'node:fs'
 import { type CommittedStep, LOGPROB_SCALE, MIN_QUANTISED_LOGPROB, sampleToken } from '@infraxa/proofs'
+import { canonicalOrder, quantiseTemperature } from '@infraxa/proofs/sampling'
 import { candidateKey, zkLeaf, zkWindowRoot } from '@infraxa/zk'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -200,5 +202,142 @@ describe('TranscriptWindow (T = 32: two 16-leaf chunks, K = 2)', () => {
     })
     expect(firstUnsatisfied(c.r1cs, w)).toBe(-1)
     expect(w[1]).toBe(zkWindowRoot(s.map(zkLeaf), 32))
+  })
+})
+
+interface SampleVector {
+  readonly seed: string
+  readonly step: number
+  readonly temperature: number
+  readonly tau: number
+  readonly ids: number[]
+  readonly logprobs: number[]
+  readonly token: number
+}
+const { cases: vectors } = JSON.parse(
+  readFileSync(
+    new URL('../../packages/proofs/test/fixtures/poseidon-gumbel-vectors.json', import.meta.url),
+    'utf8',
+  ),
+) as { cases: SampleVector[] }
+
+/** A vector's candidates in canonical order (ascending key), as the circuit takes them. */
+function canonical(v: { ids: readonly number[]; logprobs: readonly number[] }) {
+  const order = canonicalOrder(v.ids, v.logprobs)
+  return { ids: order.map((i) => v.ids[i]!), logprobs: order.map((i) => v.logprobs[i]!) }
+}
+
+describe('SampledStep (K = 8): the Poseidon-Gumbel rule, on the shared test vectors', () => {
+  let c: TestCircuit
+  beforeAll(async () => {
+    c = await compileTestCircuit('sampled_step_k8')
+  })
+
+  it('accepts exactly the vector’s token among the committed candidates', async () => {
+    for (const v of vectors) {
+      const { ids, logprobs } = canonical(v)
+      const base = { key: keys(ids, logprobs), step: v.step, seed: v.seed, tau: v.tau }
+      for (const token of ids) {
+        expect(await accepts(c, { ...base, token }), `token ${token} of vector ${v.seed}/${v.step}`).toBe(
+          token === v.token,
+        )
+      }
+    }
+  })
+
+  it('refuses candidates out of canonical order, and another seed, step or temperature', async () => {
+    // A vector whose token differs from the greedy one, so the noise decides.
+    const v = vectors.find(
+      (x) => x.token !== sampleToken(x.ids, x.logprobs, { temperature: 0, seed: 0n }, 0),
+    )!
+    const { ids, logprobs } = canonical(v)
+    const honest = { key: keys(ids, logprobs), token: v.token, step: v.step, seed: v.seed, tau: v.tau }
+    expect(await accepts(c, honest)).toBe(true)
+    const swapped = [...honest.key]
+    ;[swapped[0], swapped[1]] = [swapped[1]!, swapped[0]!]
+    expect(await accepts(c, { ...honest, key: swapped })).toBe(false)
+    // Public signals altered in an honest witness: wires 1 = token, 2 = step, 3 = seed, 4 = tau.
+    const w = await c.witness(honest)
+    expect(firstUnsatisfied(c.r1cs, w)).toBe(-1)
+    for (const [wire, value] of [
+      [1, BigInt(ids.find((id) => id !== v.token)!)],
+      [2, BigInt(v.step + 1)],
+      [3, BigInt(v.seed) + 1n],
+      [4, BigInt(v.tau * 3)],
+    ] as const) {
+      const forged = [...w]
+      forged[wire] = value
+      expect(firstUnsatisfied(c.r1cs, forged), `wire ${wire}`).toBeGreaterThanOrEqual(0)
+    }
+  })
+
+  it('random steps: the circuit picks what the library picks', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        distinctIds(8, 60),
+        tieHeavyLps(8),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        fc.integer({ min: 0, max: 2 ** 20 }),
+        fc.constantFrom(0.05, 0.8, 1, 3),
+        async (rawIds, rawLps, seed, t, temperature) => {
+          const { ids, logprobs } = canonical({ ids: rawIds, logprobs: rawLps })
+          const expected = sampleToken(ids, logprobs, { temperature, seed, rule: 'poseidon-gumbel' }, t)
+          const base = { key: keys(ids, logprobs), step: t, seed, tau: quantiseTemperature(temperature) }
+          expect(await accepts(c, { ...base, token: expected })).toBe(true)
+          const other = ids.find((id) => id !== expected)!
+          expect(await accepts(c, { ...base, token: other })).toBe(false)
+        },
+      ),
+      { numRuns: 12 },
+    )
+  })
+})
+
+describe('SampledWindow (T = 2, K = 8)', () => {
+  let c: TestCircuit
+  const T = 2
+  const seed = 42n
+  const temperature = 0.9
+  const sampledStep = (t: number): CommittedStep => {
+    const { ids, logprobs } = canonical({
+      ids: Array.from({ length: 8 }, (_, i) => (t * 7919 + i * 104_729) % 32_000),
+      logprobs: Array.from({ length: 8 }, (_, i) => -Math.round((i * 0.6 + (t % 3) * 0.1) * LOGPROB_SCALE)),
+    })
+    const token = sampleToken(ids, logprobs, { temperature, seed, rule: 'poseidon-gumbel' }, t)
+    return { step: t, token, topIds: ids, topLogprobs: logprobs }
+  }
+  // The padding the prover feeds: token 0 at log-prob 0, ids 1..7 far below.
+  const pad = Array.from({ length: 8 }, (_, i) => (i === 0 ? '0' : candidateKey(i, -(2 ** 30)).toString()))
+  const input = (index: number, s: CommittedStep[]) => ({
+    index,
+    active: s.length,
+    seed,
+    tau: quantiseTemperature(temperature),
+    token: Array.from({ length: T }, (_, i) => s[i]?.token ?? 0),
+    key: Array.from({ length: T }, (_, i) =>
+      s[i] === undefined ? pad : keys(s[i]!.topIds, s[i]!.topLogprobs),
+    ),
+  })
+
+  beforeAll(async () => {
+    c = await compileTestCircuit('sampled_t2_k8')
+  })
+
+  it('full and partial windows: the root is the library’s window root', async () => {
+    const full = [sampledStep(6), sampledStep(7)]
+    const w = await c.witness(input(3, full))
+    expect(firstUnsatisfied(c.r1cs, w)).toBe(-1)
+    expect(w[1]).toBe(zkWindowRoot(full.map(zkLeaf), T))
+    const partial = [sampledStep(8)]
+    const p = await c.witness(input(4, partial))
+    expect(firstUnsatisfied(c.r1cs, p)).toBe(-1)
+    expect(p[1]).toBe(zkWindowRoot(partial.map(zkLeaf), T))
+  })
+
+  it('rejects another candidate than the sampled one', async () => {
+    const s = [sampledStep(10), sampledStep(11)]
+    const bad = input(5, s)
+    bad.token[1] = s[1]!.topIds.find((id) => id !== s[1]!.token)!
+    expect(await accepts(c, bad)).toBe(false)
   })
 })

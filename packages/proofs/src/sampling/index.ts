@@ -6,6 +6,18 @@
  * import { createSampler, samplingRuleHolds } from '@infraxa/proofs/sampling'
  * const choose = createSampler({ temperature: 0.7, seed: 42n }) // pass to engine.generate({ choose })
  */
+export {
+  canonicalOrder,
+  GUMBEL_BITS,
+  GUMBEL_TABLE,
+  gumbelTableHash,
+  MAX_POSEIDON_GUMBEL_K,
+  POSEIDON_GUMBEL_DOMAIN,
+  poseidonGumbelScores,
+  poseidonGumbelToken,
+  poseidonNoise,
+  quantiseTemperature,
+} from './poseidon-gumbel.js'
 export { samplingKey, uniformNoise } from './prf.js'
 export {
   createSampler,
@@ -14,7 +26,9 @@ export {
   MIN_TEMPERATURE,
   NUCLEUS_EPSILON,
   nucleus,
+  SAMPLING_RULE_POSEIDON_GUMBEL,
   type SamplingParams,
+  type SamplingRule,
   SCORE_EPSILON,
   sampleToken,
   samplingParamsOf,

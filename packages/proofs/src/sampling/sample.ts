@@ -1,6 +1,13 @@
 import { InvalidStepError } from '../errors.js'
 import { LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
+import { poseidonGumbelToken } from './poseidon-gumbel.js'
 import { samplingKey, uniformNoise } from './prf.js'
+
+/**
+ * How a temperature > 0 token is drawn: `hmac-gumbel` (the default: HMAC-SHA-256 noise, floating point)
+ * or `poseidon-gumbel` (Poseidon noise, integers only: what the zk_snark circuit proves; no top-p).
+ */
+export type SamplingRule = 'hmac-gumbel' | 'poseidon-gumbel'
 
 /** Sampling parameters as fixed by the request. */
 export interface SamplingParams {
@@ -12,6 +19,8 @@ export interface SamplingParams {
    * whose probability (at temperature 1, from the committed log-probs) reaches it. Unset, 0 or 1: none.
    */
   readonly topP?: number
+  /** Unset: `hmac-gumbel`. */
+  readonly rule?: SamplingRule
 }
 
 /**
@@ -19,15 +28,21 @@ export interface SamplingParams {
  * nucleus truncation).
  */
 export function samplingParamsOf(
-  sampling: { readonly temperature: number; readonly seed: bigint; readonly topP: number } | undefined,
+  sampling:
+    | { readonly temperature: number; readonly seed: bigint; readonly topP: number; readonly rule?: number }
+    | undefined,
 ): SamplingParams {
   const topP = sampling?.topP ?? 0
   return {
     temperature: sampling?.temperature ?? 0,
     seed: sampling?.seed ?? 0n,
     ...(topP !== 0 && topP !== 1 && { topP }),
+    ...(sampling?.rule === SAMPLING_RULE_POSEIDON_GUMBEL && { rule: 'poseidon-gumbel' as const }),
   }
 }
+
+/** `SamplingRule.SAMPLING_RULE_POSEIDON_GUMBEL` of the protocol (proto enum value). */
+export const SAMPLING_RULE_POSEIDON_GUMBEL = 1
 
 /** Whether nucleus truncation applies: top-p set below 1 and a sampled (T > 0) answer. */
 export function truncates(params: SamplingParams): boolean {
@@ -54,9 +69,16 @@ export const MIN_TEMPERATURE = 1e-3
  */
 export const SCORE_EPSILON = 1e-9
 
-function checkParams({ temperature, topP }: SamplingParams): void {
+function checkParams(params: SamplingParams): void {
+  const { temperature, topP, rule } = params
   if (topP !== undefined && !(Number.isFinite(topP) && topP >= 0 && topP <= 1)) {
     throw new InvalidStepError(`top_p ${topP} (0..1)`)
+  }
+  if (rule !== undefined && rule !== 'hmac-gumbel' && rule !== 'poseidon-gumbel') {
+    throw new InvalidStepError(`unknown sampling rule ${String(rule)}`)
+  }
+  if (rule === 'poseidon-gumbel' && truncates(params)) {
+    throw new InvalidStepError('top_p is not part of the poseidon-gumbel sampling rule')
   }
   if (
     !Number.isFinite(temperature) ||
@@ -133,6 +155,9 @@ export function sampleToken(
     throw new InvalidStepError('sampling needs a non-empty top-k with one log-prob per id')
   }
   if (params.temperature === 0) return argmaxLowestId(ids, quantisedLogprobs)
+  if (params.rule === 'poseidon-gumbel') {
+    return poseidonGumbelToken(ids, quantisedLogprobs, params.temperature, params.seed, step)
+  }
   const scores = gumbelScores(ids, quantisedLogprobs, params, step)
   if (!truncates(params)) return argmaxLowestId(ids, scores)
   const kept = nucleus(ids, quantisedLogprobs, params.topP!)
@@ -173,6 +198,13 @@ export function samplingRuleHolds(
   const index = step.topIds.indexOf(step.token)
   if (index < 0) return false
   if (params.temperature === 0) return argmaxLowestId(step.topIds, step.topLogprobs) === step.token
+  if (params.rule === 'poseidon-gumbel') {
+    // Integers only: exact in every runtime, no slack.
+    return (
+      poseidonGumbelToken(step.topIds, step.topLogprobs, params.temperature, params.seed, step.step) ===
+      step.token
+    )
+  }
   const scores = gumbelScores(step.topIds, step.topLogprobs, params, step.step)
   if (!truncates(params)) return scores[index]! >= Math.max(...scores) - SCORE_EPSILON
   // The token must be inside the nucleus (taken at its widest), and win among its narrowest reading.

@@ -2,8 +2,8 @@
 // @generated from file infraxa/v1/inference.proto (package infraxa.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { SignedEnvelope } from "./envelope_pb.js";
 import { file_infraxa_v1_envelope } from "./envelope_pb.js";
 import type { ErrorMessage } from "./error_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infraxa/v1/inference.proto.
  */
 export const file_infraxa_v1_inference: GenFile = /*@__PURE__*/
-  fileDesc("ChppbmZyYXhhL3YxL2luZmVyZW5jZS5wcm90bxIKaW5mcmF4YS52MSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkiXgoIU2FtcGxpbmcSEwoLdGVtcGVyYXR1cmUYASABKAESDAoEc2VlZBgCIAEoBBISCgptYXhfdG9rZW5zGAMgASgNEgwKBHN0b3AYBCADKAkSDQoFdG9wX3AYBSABKAEiqgIKEEluZmVyZW5jZVJlcXVlc3QSDgoGam9iX2lkGAEgASgMEhIKCm1vZGVsX2hhc2gYAiABKAwSKQoIbWVzc2FnZXMYAyADKAsyFy5pbmZyYXhhLnYxLkNoYXRNZXNzYWdlEiYKCHNhbXBsaW5nGAQgASgLMhQuaW5mcmF4YS52MS5TYW1wbGluZxIUCgxjb21taXRfdG9wX2sYBSABKA0SGQoRdmVyaWZpY2F0aW9uX21vZGUYBiABKAkSFAoMcm91dGVyX25vbmNlGAcgASgMEhMKC2RlYWRsaW5lX21zGAggASgEEhsKE3Byb3ZpZGVyX3B1YmxpY19rZXkYCSABKAwSFgoOdnJmX3B1YmxpY19rZXkYCiABKAwSDgoGcHJvbXB0GAsgASgJIkUKClRva2VuQ2h1bmsSDgoGam9iX2lkGAEgASgMEgwKBHN0ZXAYAiABKA0SDQoFdG9rZW4YAyABKA1KBAgEEAVSBHRleHQi0QEKCkVuZ2luZUluZm8SDgoGZW5naW5lGAEgASgJEhYKDmVuZ2luZV92ZXJzaW9uGAIgASgJEg8KB2JhY2tlbmQYAyABKAkSDQoFYnVpbGQYBCABKAkSEgoKYmF0Y2hfc2l6ZRgFIAEoDRIXCg9mbGFzaF9hdHRlbnRpb24YBiABKAgSFQoNa3ZfY2FjaGVfdHlwZRgHIAEoCRIUCgxjb250ZXh0X3NpemUYCCABKA0SDwoHdGhyZWFkcxgJIAEoDRIQCghwYXJhbGxlbBgKIAEoDSJVCgdUaW1pbmdzEhAKCHF1ZXVlX21zGAEgASgNEhEKCXByb21wdF9tcxgCIAEoDRITCgtnZW5lcmF0ZV9tcxgDIAEoDRIQCgh0b3RhbF9tcxgEIAEoDSLiAgoRSW5mZXJlbmNlUmVzcG9uc2USDgoGam9iX2lkGAEgASgMEhQKDHJlcXVlc3RfaGFzaBgCIAEoDBISCgptb2RlbF9oYXNoGAMgASgMEiYKBmVuZ2luZRgEIAEoCzIWLmluZnJheGEudjEuRW5naW5lSW5mbxIVCg1wcm9tcHRfdG9rZW5zGAUgAygNEhkKEXByb21wdF90b2tlbl9oYXNoGAYgASgMEhUKDW91dHB1dF90b2tlbnMYByADKA0SFwoPdHJhbnNjcmlwdF9yb290GAkgASgMEhIKCnN0ZXBfY291bnQYCiABKA0SFAoMY29tbWl0X3RvcF9rGAsgASgNEhUKDWZpbmlzaF9yZWFzb24YDCABKAkSJAoHdGltaW5ncxgNIAEoCzITLmluZnJheGEudjEuVGltaW5ncxIPCgd6a19yb290GA4gASgMSgQICBAJUgtvdXRwdXRfdGV4dCLNAQoOSW5mZXJlbmNlRnJhbWUSJwoFY2h1bmsYASABKAsyFi5pbmZyYXhhLnYxLlRva2VuQ2h1bmtIABIuCghyZXNwb25zZRgCIAEoCzIaLmluZnJheGEudjEuU2lnbmVkRW52ZWxvcGVIABIpCgVlcnJvchgDIAEoCzIYLmluZnJheGEudjEuRXJyb3JNZXNzYWdlSAASLgoIemtfcHJvb2YYBCABKAsyGi5pbmZyYXhhLnYxLlNpZ25lZEVudmVsb3BlSABCBwoFZnJhbWViBnByb3RvMw", [file_infraxa_v1_envelope, file_infraxa_v1_error]);
+  fileDesc("ChppbmZyYXhhL3YxL2luZmVyZW5jZS5wcm90bxIKaW5mcmF4YS52MSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkihgEKCFNhbXBsaW5nEhMKC3RlbXBlcmF0dXJlGAEgASgBEgwKBHNlZWQYAiABKAQSEgoKbWF4X3Rva2VucxgDIAEoDRIMCgRzdG9wGAQgAygJEg0KBXRvcF9wGAUgASgBEiYKBHJ1bGUYBiABKA4yGC5pbmZyYXhhLnYxLlNhbXBsaW5nUnVsZSKqAgoQSW5mZXJlbmNlUmVxdWVzdBIOCgZqb2JfaWQYASABKAwSEgoKbW9kZWxfaGFzaBgCIAEoDBIpCghtZXNzYWdlcxgDIAMoCzIXLmluZnJheGEudjEuQ2hhdE1lc3NhZ2USJgoIc2FtcGxpbmcYBCABKAsyFC5pbmZyYXhhLnYxLlNhbXBsaW5nEhQKDGNvbW1pdF90b3BfaxgFIAEoDRIZChF2ZXJpZmljYXRpb25fbW9kZRgGIAEoCRIUCgxyb3V0ZXJfbm9uY2UYByABKAwSEwoLZGVhZGxpbmVfbXMYCCABKAQSGwoTcHJvdmlkZXJfcHVibGljX2tleRgJIAEoDBIWCg52cmZfcHVibGljX2tleRgKIAEoDBIOCgZwcm9tcHQYCyABKAkiRQoKVG9rZW5DaHVuaxIOCgZqb2JfaWQYASABKAwSDAoEc3RlcBgCIAEoDRINCgV0b2tlbhgDIAEoDUoECAQQBVIEdGV4dCLRAQoKRW5naW5lSW5mbxIOCgZlbmdpbmUYASABKAkSFgoOZW5naW5lX3ZlcnNpb24YAiABKAkSDwoHYmFja2VuZBgDIAEoCRINCgVidWlsZBgEIAEoCRISCgpiYXRjaF9zaXplGAUgASgNEhcKD2ZsYXNoX2F0dGVudGlvbhgGIAEoCBIVCg1rdl9jYWNoZV90eXBlGAcgASgJEhQKDGNvbnRleHRfc2l6ZRgIIAEoDRIPCgd0aHJlYWRzGAkgASgNEhAKCHBhcmFsbGVsGAogASgNIlUKB1RpbWluZ3MSEAoIcXVldWVfbXMYASABKA0SEQoJcHJvbXB0X21zGAIgASgNEhMKC2dlbmVyYXRlX21zGAMgASgNEhAKCHRvdGFsX21zGAQgASgNIuICChFJbmZlcmVuY2VSZXNwb25zZRIOCgZqb2JfaWQYASABKAwSFAoMcmVxdWVzdF9oYXNoGAIgASgMEhIKCm1vZGVsX2hhc2gYAyABKAwSJgoGZW5naW5lGAQgASgLMhYuaW5mcmF4YS52MS5FbmdpbmVJbmZvEhUKDXByb21wdF90b2tlbnMYBSADKA0SGQoRcHJvbXB0X3Rva2VuX2hhc2gYBiABKAwSFQoNb3V0cHV0X3Rva2VucxgHIAMoDRIXCg90cmFuc2NyaXB0X3Jvb3QYCSABKAwSEgoKc3RlcF9jb3VudBgKIAEoDRIUCgxjb21taXRfdG9wX2sYCyABKA0SFQoNZmluaXNoX3JlYXNvbhgMIAEoCRIkCgd0aW1pbmdzGA0gASgLMhMuaW5mcmF4YS52MS5UaW1pbmdzEg8KB3prX3Jvb3QYDiABKAxKBAgIEAlSC291dHB1dF90ZXh0Is0BCg5JbmZlcmVuY2VGcmFtZRInCgVjaHVuaxgBIAEoCzIWLmluZnJheGEudjEuVG9rZW5DaHVua0gAEi4KCHJlc3BvbnNlGAIgASgLMhouaW5mcmF4YS52MS5TaWduZWRFbnZlbG9wZUgAEikKBWVycm9yGAMgASgLMhguaW5mcmF4YS52MS5FcnJvck1lc3NhZ2VIABIuCgh6a19wcm9vZhgEIAEoCzIaLmluZnJheGEudjEuU2lnbmVkRW52ZWxvcGVIAEIHCgVmcmFtZSpQCgxTYW1wbGluZ1J1bGUSHQoZU0FNUExJTkdfUlVMRV9ITUFDX0dVTUJFTBAAEiEKHVNBTVBMSU5HX1JVTEVfUE9TRUlET05fR1VNQkVMEAFiBnByb3RvMw", [file_infraxa_v1_envelope, file_infraxa_v1_error]);
 
 /**
  * @generated from message infraxa.v1.ChatMessage
@@ -75,6 +75,11 @@ export type Sampling = Message<"infraxa.v1.Sampling"> & {
    * @generated from field: double top_p = 5;
    */
   topP: number;
+
+  /**
+   * @generated from field: infraxa.v1.SamplingRule rule = 6;
+   */
+  rule: SamplingRule;
 };
 
 /**
@@ -441,4 +446,32 @@ export type InferenceFrame = Message<"infraxa.v1.InferenceFrame"> & {
  */
 export const InferenceFrameSchema: GenMessage<InferenceFrame> = /*@__PURE__*/
   messageDesc(file_infraxa_v1_inference, 7);
+
+/**
+ * How a sampled (temperature > 0) token is drawn from the committed top-k (@infraxa/proofs/sampling).
+ *
+ * @generated from enum infraxa.v1.SamplingRule
+ */
+export enum SamplingRule {
+  /**
+   * Gumbel-max with HMAC-SHA-256(seed, step, id) noise in floating point ("infraxa/sample/v1").
+   *
+   * @generated from enum value: SAMPLING_RULE_HMAC_GUMBEL = 0;
+   */
+  HMAC_GUMBEL = 0,
+
+  /**
+   * Gumbel-max with Poseidon(seed, step) noise and a 1024-level Gumbel table in integers
+   * ("infraxa/zk-sample/v1"): the rule the zk_snark circuit proves. No top_p.
+   *
+   * @generated from enum value: SAMPLING_RULE_POSEIDON_GUMBEL = 1;
+   */
+  POSEIDON_GUMBEL = 1,
+}
+
+/**
+ * Describes the enum infraxa.v1.SamplingRule.
+ */
+export const SamplingRuleSchema: GenEnum<SamplingRule> = /*@__PURE__*/
+  enumDesc(file_infraxa_v1_inference, 0);
 
