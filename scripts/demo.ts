@@ -181,6 +181,7 @@ try {
     prompt: string,
     stream = false,
     verification = 'merkle',
+    temperature = 0,
   ) => {
     const t0 = performance.now()
     let streamed = ''
@@ -191,6 +192,7 @@ try {
       maxTokens: verification === 'zk_snark' ? 32 : 48,
       stream,
       verification,
+      ...(temperature > 0 && { temperature, seed: 7 }),
       ...(stream && { onText: (t: string) => (streamed += t) }),
     })
     const r = answer.receipt as Record<string, any>
@@ -239,6 +241,15 @@ try {
 
   const z = await run('5. zk_snark (Groth16, greedy)', 'stories260K', 'Tom had a red ball', false, 'zk_snark')
   expect(z.verdict === 'verified', 'zk proofs verified')
+  const zs = await run(
+    '5b. zk_snark (Groth16, sampled at T = 0.8: the poseidon-gumbel rule in the circuit)',
+    'stories260K',
+    'Tom had a red ball',
+    false,
+    'zk_snark',
+    0.8,
+  )
+  expect(zs.verdict === 'verified', 'zk proofs of a sampled answer verified')
 
   // The attack: a provider that claims stories260K's hash but runs a cheaper model.
   const cheater = await createProvider({

@@ -29,7 +29,6 @@ import { basename, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseVerificationKey, verificationKeyHash } from '../../packages/zk/src/groth16.js'
 import {
-  BUILD_DIR,
   CACHE_DIR,
   compile,
   log,
@@ -37,6 +36,7 @@ import {
   PTAU_BEACON,
   ptauPower,
   RELEASE_CIRCUIT,
+  RELEASE_DIRS,
   ROOT,
   releaseThreads,
   sha256File,
@@ -60,11 +60,9 @@ const outDir = resolve(
   values.out ??
     (values['compile-only']
       ? join(CACHE_DIR, 'compile', circuit)
-      : circuit === RELEASE_CIRCUIT
-        ? BUILD_DIR
-        : join(CACHE_DIR, 'build', circuit)),
+      : (RELEASE_DIRS[circuit] ?? join(CACHE_DIR, 'build', circuit))),
 )
-const { windowSize, topK } = shapeOf(circuit)
+const { windowSize, topK, rule } = shapeOf(circuit)
 const s = snarkjs()
 const started = performance.now()
 const secs = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`
@@ -145,7 +143,9 @@ async function main() {
     }
   } else {
     const ptau =
-      values.ptau === undefined ? await devPtau(power, circuit !== RELEASE_CIRCUIT) : resolve(values.ptau)
+      values.ptau === undefined
+        ? await devPtau(power, RELEASE_DIRS[circuit] === undefined)
+        : resolve(values.ptau)
     const zkey0 = join(tmp, `${circuit}_0000.zkey`)
     await s.zKey.newZKey(compiled.r1cs, ptau, zkey0)
     await s.zKey.beacon(zkey0, zkey, ZKEY_BEACON.name, ZKEY_BEACON.hash, ZKEY_BEACON.iterationsExp)
@@ -180,6 +180,7 @@ async function main() {
     main: relative(ROOT, mainPath(circuit)),
     windowSize,
     topK,
+    ...(rule !== 'greedy' && { rule }),
     constraints: info.nConstraints,
     nPublic: info.nPubInputs + info.nOutputs,
     compiler: `circom2@${versions.circom2} --O2`,

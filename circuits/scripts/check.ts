@@ -5,7 +5,10 @@
  *    records, and the committed wasm is that wasm;
  * 2. every committed artifact matches the manifest's sha256;
  * 3. the committed verification key is the one the committed zkey exports, its canonical hash is the
- *    manifest's `vkeyHash`, and its public input count is the r1cs's.
+ *    manifest's `vkeyHash`, and its public input count is the r1cs's;
+ * 4. `circuits/src/gumbel_table.circom` is the table `@infraxa/proofs` samples with.
+ *
+ * Every release build (circuits/build, circuits/build/sampled), or one given directory:
  *
  *   tsx circuits/scripts/check.ts [--dir circuits/build]
  *
@@ -16,7 +19,18 @@ import { join, resolve } from 'node:path'
 import { isDeepStrictEqual, parseArgs } from 'node:util'
 import type { ZkManifest } from '../../packages/zk/src/artifacts.js'
 import { parseVerificationKey, verificationKeyHash } from '../../packages/zk/src/groth16.js'
-import { BUILD_DIR, CACHE_DIR, compile, log, ROOT, releaseThreads, sha256File, snarkjs } from './lib.js'
+import { gumbelTableIsCurrent } from './gumbel-table.js'
+import {
+  BUILD_DIR,
+  CACHE_DIR,
+  compile,
+  log,
+  RELEASE_DIRS,
+  ROOT,
+  releaseThreads,
+  sha256File,
+  snarkjs,
+} from './lib.js'
 
 export interface CheckResult {
   readonly ok: boolean
@@ -66,8 +80,14 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import
   const { values } = parseArgs({ options: { dir: { type: 'string' } } })
   try {
     const started = performance.now()
-    const { ok, lines } = await checkArtifacts(values.dir === undefined ? BUILD_DIR : resolve(values.dir))
-    for (const line of lines) log(line)
+    const dirs = values.dir === undefined ? Object.values(RELEASE_DIRS) : [resolve(values.dir)]
+    let ok = gumbelTableIsCurrent()
+    log(`${ok ? 'ok  ' : 'FAIL'} circuits/src/gumbel_table.circom is the table of @infraxa/proofs/sampling`)
+    for (const dir of dirs) {
+      const result = await checkArtifacts(dir)
+      for (const line of result.lines) log(line)
+      ok &&= result.ok
+    }
     log(
       `${ok ? 'circuit artifacts OK' : 'circuit artifacts DO NOT MATCH'} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
     )

@@ -15,8 +15,15 @@ export const CIRCUITS = join(ROOT, 'circuits')
 export const BUILD_DIR = join(CIRCUITS, 'build')
 /** Powers of tau, scratch compiles and benchmark builds: never committed, never linted. */
 export const CACHE_DIR = join(ROOT, 'node_modules/.cache/infraxa-zk')
-/** The release circuit. */
+/** The release circuit of greedy answers. */
 export const RELEASE_CIRCUIT = 'window_t16_k8'
+/** The release circuit of sampled answers (poseidon-gumbel), built into `circuits/build/sampled`. */
+export const SAMPLED_RELEASE_CIRCUIT = 'sampled_t8_k8'
+/** Where each release circuit's build is committed. */
+export const RELEASE_DIRS: Readonly<Record<string, string>> = {
+  [RELEASE_CIRCUIT]: BUILD_DIR,
+  [SAMPLED_RELEASE_CIRCUIT]: join(BUILD_DIR, 'sampled'),
+}
 
 const zkRequire = createRequire(join(ROOT, 'packages/zk/package.json'))
 
@@ -63,11 +70,19 @@ export function mainPath(circuit: string): string {
   throw new Error(`no circuits/main/${circuit}.circom or circuits/test/${circuit}.circom`)
 }
 
-/** T and K from a name like window_t16_k8. */
-export function shapeOf(circuit: string): { windowSize: number; topK: number } {
-  const m = /^window_t(\d+)_k(\d+)$/.exec(circuit)
+/** T, K and the rule from a name like window_t16_k8 (greedy) or sampled_t8_k8 (poseidon-gumbel). */
+export function shapeOf(circuit: string): {
+  windowSize: number
+  topK: number
+  rule: 'greedy' | 'poseidon-gumbel'
+} {
+  const m = /^(window|sampled)_t(\d+)_k(\d+)$/.exec(circuit)
   if (!m) throw new Error(`cannot read T and K from circuit name ${circuit}`)
-  return { windowSize: Number(m[1]), topK: Number(m[2]) }
+  return {
+    windowSize: Number(m[2]),
+    topK: Number(m[3]),
+    rule: m[1] === 'sampled' ? 'poseidon-gumbel' : 'greedy',
+  }
 }
 
 export interface Compiled {

@@ -5,7 +5,7 @@ import { connectChain, loadOrCreateChainKey, openChannelsContract } from '@infra
 import { defaultThreads, type EngineModel, type LoadProgress, loadModel } from '@infraxa/engine'
 import { createNode, type FramedStream, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
 import { requestedPromptTokens } from '@infraxa/proofs/modes'
-import { createSampler, samplingParamsOf } from '@infraxa/proofs/sampling'
+import { createSampler, SAMPLING_RULE_POSEIDON_GUMBEL, samplingParamsOf } from '@infraxa/proofs/sampling'
 import { buildTranscript, type CommittedStep, MAX_COMMIT_TOP_K, openSteps } from '@infraxa/proofs/transcript'
 import {
   AuditProofSchema,
@@ -28,6 +28,8 @@ import {
 } from '@infraxa/protocol'
 import {
   createZkProver,
+  DEFAULT_ZK_ARTIFACTS_DIR,
+  DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR,
   encodeZkModeProof,
   loadZkArtifacts,
   ZK_SNARK_MODE_ID,
@@ -315,16 +317,24 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
   let jobsServed = 0
   /** The steps committed to the zk root: the transcript's (ATTACK DRILLS: `dishonest.zkSteps` others). */
   const zkStepsOf = (steps: readonly CommittedStep[]) => options.dishonest?.zkSteps?.(steps) ?? steps
-  // The zk prover and its artifacts load on the first zk_snark request.
-  let prover: ZkProver | undefined
-  let artifacts: ZkArtifacts | undefined
-  const zkArtifacts = () => {
-    artifacts ??= loadZkArtifacts()
-    return artifacts
+  // The zk circuits (greedy, and sampled for temperature > 0), their artifacts and provers load on the
+  // first zk_snark request that needs them.
+  const circuits = new Map<boolean, { artifacts: ZkArtifacts; prover?: ZkProver }>()
+  const zkCircuit = (sampled: boolean) => {
+    let c = circuits.get(sampled)
+    if (c === undefined) {
+      c = {
+        artifacts: loadZkArtifacts(sampled ? DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR : DEFAULT_ZK_ARTIFACTS_DIR),
+      }
+      circuits.set(sampled, c)
+    }
+    return c
   }
-  const zkProver = () => {
-    prover ??= createZkProver({ artifacts: zkArtifacts() })
-    return prover
+  const zkArtifacts = (sampled: boolean) => zkCircuit(sampled).artifacts
+  const zkProver = (sampled: boolean) => {
+    const c = zkCircuit(sampled)
+    c.prover ??= createZkProver({ artifacts: c.artifacts })
+    return c.prover
   }
 
   const capability = (): Capability => {
@@ -450,15 +460,19 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
     if (request.jobId.length < 8 || request.jobId.length > 64)
       throw new LimitExceededError('job id must be 8..64 bytes')
     const zk = request.verificationMode === ZK_SNARK_MODE_ID
+    const zkSampled = zk && (request.sampling?.temperature ?? 0) > 0
     if (zk) {
-      if ((request.sampling?.temperature ?? 0) !== 0) {
+      if (
+        zkSampled &&
+        (request.sampling?.rule !== SAMPLING_RULE_POSEIDON_GUMBEL || (topP !== 0 && topP !== 1))
+      ) {
         throw new UnsupportedModeError(
-          'zk_snark with temperature > 0 (the circuit proves greedy decoding only)',
+          'zk_snark with temperature > 0 needs sampling rule SAMPLING_RULE_POSEIDON_GUMBEL and no top_p (the rule the circuit proves)',
           SUPPORTED_MODES,
         )
       }
-      if (k !== zkArtifacts().topK)
-        throw new LimitExceededError(`zk_snark needs commit_top_k = ${zkArtifacts().topK}`)
+      if (k !== zkArtifacts(zkSampled).topK)
+        throw new LimitExceededError(`zk_snark needs commit_top_k = ${zkArtifacts(zkSampled).topK}`)
     }
     if (store.get(request.jobId) !== undefined) throw new DuplicateJobError()
     // A burst waits in the engine's queue (in order, batched as sequences free up); only a full queue,
@@ -529,8 +543,8 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
           zkRoot: zkRootOf({
             jobId: request.jobId,
             steps: zkStepsOf(transcript.steps),
-            windowSize: zkArtifacts().windowSize,
-            topK: zkArtifacts().topK,
+            windowSize: zkArtifacts(zkSampled).windowSize,
+            topK: zkArtifacts(zkSampled).topK,
           }),
         }),
         stepCount: result.outputTokens.length,
@@ -570,9 +584,10 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       )
       if (zk) {
         // The answer is out; the proof follows (proved in a child process: this node keeps serving).
-        const { proof } = await zkProver().proveTranscript({
+        const { proof } = await zkProver(zkSampled).proveTranscript({
           jobId: request.jobId,
           steps: zkStepsOf(transcript.steps),
+          ...(zkSampled && { sampling: { temperature: params.temperature, seed: params.seed } }),
         })
         const envelope = decodeEnvelope(encodeZkModeProof(proof, node.signer))
         await stream.write(
@@ -633,12 +648,15 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       siblings: [...opened.siblings],
       // A zk_snark job: the Poseidon leaves of each opened step's window (one answer, one truth).
       ...(response.zkRoot.length === 32 && {
-        zkWindows: zkWindowOpenings(zkStepsOf(job.steps), challenge.steps, zkArtifacts().windowSize).map(
-          (z) => ({
-            step: z.step,
-            leaves: [...z.leaves],
-          }),
-        ),
+        zkWindows: zkWindowOpenings(
+          zkStepsOf(job.steps),
+          challenge.steps,
+          zkArtifacts((openEnvelope('INFERENCE_REQUEST', jobRequest).message.sampling?.temperature ?? 0) > 0)
+            .windowSize,
+        ).map((z) => ({
+          step: z.step,
+          leaves: [...z.leaves],
+        })),
       }),
     })
     return encodeEnvelope(signEnvelope('AUDIT_PROOF', proof, node.signer))
@@ -676,7 +694,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
       clearInterval(pruning)
       await metricsServer?.close()
       await node.stop()
-      await prover?.close()
+      await Promise.all([...circuits.values()].map((c) => c.prover?.close()))
       db.close()
       await cleanup()
     },

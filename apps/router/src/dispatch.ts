@@ -92,8 +92,16 @@ export function createDispatcher(deps: DispatchDeps): {
     // the model the router could only pass on a provider's say-so.
     const engine = verifyModels.engineFor(model.hash)
     if (engine === undefined) throw new CannotVerifyError(req.model, req.verification)
-    if (req.verification === ZK_SNARK_MODE_ID && req.temperature !== 0) {
-      throw new BadRequestError('zk_snark proves greedy decoding only: use temperature 0')
+    if (
+      req.verification === ZK_SNARK_MODE_ID &&
+      req.temperature > 0 &&
+      req.topP !== undefined &&
+      req.topP > 0 &&
+      req.topP < 1
+    ) {
+      throw new BadRequestError(
+        'zk_snark proves sampled answers without top_p (the poseidon-gumbel rule): leave top_p unset',
+      )
     }
     // A text completion's raw prompt (BOS, no template) or chat messages under the model's template:
     // the provider and every verifier tokenize the signed request the same way.

@@ -15,6 +15,7 @@ import {
   PROTOCOL_IDS,
   ReceiptSchema,
   RemoteError,
+  SamplingRule,
   type SignedEnvelope,
   signEnvelope,
   TokenCheckSchema,
@@ -175,6 +176,9 @@ export function createJobRunner({
         maxTokens: req.maxTokens,
         stop: [...req.stop],
         topP: req.topP ?? 0,
+        // zk_snark proves sampled tokens under the Poseidon-Gumbel rule (integers, circuit-friendly).
+        ...(req.verification === ZK_SNARK_MODE_ID &&
+          req.temperature > 0 && { rule: SamplingRule.POSEIDON_GUMBEL }),
       },
       commitTopK,
       verificationMode: req.verification,

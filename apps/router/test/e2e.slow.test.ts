@@ -326,15 +326,34 @@ describe('zk_snark mode end to end', () => {
     }
   })
 
-  it('refuses sampled decoding in zk_snark mode with a clear error', async () => {
+  it('answers sampled requests (temperature 0.7) with proofs of the poseidon-gumbel rule, verified by the router, plus an audit', async () => {
+    const ask = (seed: number) =>
+      chat(router.url!, {
+        model: 'stories260K',
+        messages: [{ role: 'user', content: 'Once' }],
+        max_tokens: 12,
+        temperature: 0.7,
+        seed,
+        verification: 'zk_snark',
+      })
+    const { status, json } = await ask(3)
+    expect(status, JSON.stringify(json.error)).toBe(200)
+    expect(json.infraxa).toMatchObject({ verdict: 'verified', verification: 'zk_snark' })
+    // Seeded: the same seed, the same answer; the router recomputed and the circuit proved the rule.
+    const again = await ask(3)
+    expect(again.json.choices[0].message.content).toBe(json.choices[0].message.content)
+  })
+
+  it('refuses top_p with zk_snark (not part of the proved rule) with a clear error', async () => {
     const { status, json } = await chat(router.url!, {
       model: 'stories260K',
       messages: [{ role: 'user', content: 'Once' }],
       max_tokens: 8,
       temperature: 0.7,
+      top_p: 0.9,
       verification: 'zk_snark',
     })
     expect(status).toBe(400)
-    expect(json.error.message).toMatch(/greedy/)
+    expect(json.error.message).toMatch(/without top_p/)
   })
 })

@@ -28,6 +28,28 @@ describe('scoreToken', () => {
     }
   })
 
+  it('poseidon-gumbel: margin 0 for the pick, > 0 for a loser, and near-tied ranks (drift) never flag an honest pick', () => {
+    const distribution = dist(-1.2, -1.21, -1.5, -1.9, -2.4, -3, -6, -7, -8, -9)
+    let flagged = 0
+    let honestFlags = 0
+    for (let seed = 0n; seed < 200n; seed++) {
+      const sampling = { temperature: 0.9, seed, rule: 'poseidon-gumbel' as const }
+      const choose = createSampler(sampling)
+      const pick = choose(distribution.slice(0, 8), 3)
+      expect(score(pick, distribution, 8, sampling).margin).toBe(0)
+      const others = distribution.slice(0, 8).filter((e) => e.id !== pick)
+      if (others.some((e) => score(e.id, distribution, 8, sampling).margin > 0.06)) flagged++
+      // An honest provider whose numerics (Δ 0.02 ≤ drift) swap two near-tied candidates: its ranks,
+      // hence its noise, differ from the verifier's.
+      const provider = distribution.map((e) => (e.id === 11 ? { ...e, logprob: -1.19 } : e))
+      provider.sort((a, b) => b.logprob - a.logprob)
+      const honestPick = choose(provider.slice(0, 8), 3)
+      if (score(honestPick, distribution, 8, sampling).margin > 0.06) honestFlags++
+    }
+    expect(honestFlags).toBe(0)
+    expect(flagged).toBeGreaterThan(150)
+  })
+
   it('does not hold a near-boundary candidate against an honest pick (it may be outside the provider’s top-k)', () => {
     // The verifier's 4th entry is within 2 × drift of its 5th: the provider may have ranked it 5th.
     const distribution = dist(-1, -1.5, -2, -3.0, -3.01, -5)

@@ -22,6 +22,8 @@ export interface ZkManifest {
   readonly main: string
   readonly windowSize: number
   readonly topK: number
+  /** The sampling rule the circuit proves; absent: `greedy`. */
+  readonly rule?: ZkRule
   readonly constraints: number
   readonly nPublic: number
   readonly compiler: string
@@ -53,9 +55,21 @@ export interface ZkManifest {
   }
 }
 
+/**
+ * The sampling rule a circuit proves: `greedy` (temperature 0) or `poseidon-gumbel` (temperature > 0,
+ * the rule of `@infraxa/proofs/sampling`'s poseidon-gumbel.ts).
+ */
+export type ZkRule = 'greedy' | 'poseidon-gumbel'
+
+/** Public inputs of a window besides its tokens: root, index, active (+ seed, tau when sampled). */
+export function fixedPublicInputs(rule: ZkRule): number {
+  return rule === 'greedy' ? 3 : 5
+}
+
 /** What a verifier needs: the verification key and the circuit's shape. */
 export interface ZkVerifierArtifacts {
   readonly circuit: string
+  readonly rule: ZkRule
   readonly windowSize: number
   readonly topK: number
   readonly vkey: Groth16VerificationKey
@@ -70,8 +84,12 @@ export interface ZkArtifacts extends ZkVerifierArtifacts {
   readonly manifest: ZkManifest
 }
 
-/** The committed release build: `circuits/build/` at the repository root. */
+/** The committed release build of greedy answers: `circuits/build/` at the repository root. */
 export const DEFAULT_ZK_ARTIFACTS_DIR = fileURLToPath(new URL('../../../circuits/build/', import.meta.url))
+/** The committed release build of sampled answers (poseidon-gumbel): `circuits/build/sampled/`. */
+export const DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR = fileURLToPath(
+  new URL('../../../circuits/build/sampled/', import.meta.url),
+)
 
 /**
  * Loads a circuit build from `dir` (default: the committed release build): reads the manifest and the
@@ -79,7 +97,8 @@ export const DEFAULT_ZK_ARTIFACTS_DIR = fileURLToPath(new URL('../../../circuits
  * zkey are only located (the CI check `circuits/scripts/check.ts` hashes them).
  *
  * @example
- * const artifacts = loadZkArtifacts()              // circuits/build
+ * const artifacts = loadZkArtifacts()              // circuits/build (greedy)
+ * const sampled = loadZkArtifacts(DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR)
  * const bench = loadZkArtifacts('node_modules/.cache/infraxa-zk/build/window_t8_k8')
  * @throws {ZkArtifactError} missing files, or a verification key that is not the manifest's
  */
@@ -111,13 +130,17 @@ export function loadZkArtifacts(dir: string = DEFAULT_ZK_ARTIFACTS_DIR): ZkArtif
   if (bytesToHex(vkeyHash) !== manifest.vkeyHash) {
     throw new ZkArtifactError('the verification key hash differs from the manifest')
   }
-  if (vkey.nPublic !== 3 + manifest.windowSize) {
+  const rule = manifest.rule ?? 'greedy'
+  if (rule !== 'greedy' && rule !== 'poseidon-gumbel')
+    throw new ZkArtifactError(`unknown rule ${String(rule)}`)
+  if (vkey.nPublic !== fixedPublicInputs(rule) + manifest.windowSize) {
     throw new ZkArtifactError(
-      `verification key has ${vkey.nPublic} public inputs for T = ${manifest.windowSize}`,
+      `verification key has ${vkey.nPublic} public inputs for a ${rule} circuit with T = ${manifest.windowSize}`,
     )
   }
   return {
     circuit: manifest.circuit,
+    rule,
     windowSize: manifest.windowSize,
     topK: manifest.topK,
     vkey,

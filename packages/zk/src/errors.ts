@@ -15,7 +15,7 @@ export class ZkUnprovableError extends InfraxaError {
   constructor(reason: string) {
     super('ERR_ZK_UNPROVABLE', `cannot prove: ${reason}`, {
       details:
-        'zk_snark mode proves greedy decoding (temperature 0) of committed top-k lists of exactly the circuit k.',
+        'zk_snark mode proves greedy decoding (temperature 0) or poseidon-gumbel sampling (temperature > 0, candidates in canonical order) of committed top-k lists of exactly the circuit k.',
     })
   }
 }

@@ -1,9 +1,9 @@
 /**
  * zk-SNARK verification (`zk_snark` mode): Groth16 proofs, over windows of T steps, that the committed
  * top-k steps hash to a Poseidon root the provider signs (`InferenceResponse.zk_root`) and that every
- * output token is the greedy choice of its step — without revealing the log-probs. The transformer is
- * not proved (audits cover it); decoding must be greedy. Circuits and artifacts: `circuits/`; the
- * exact statement, numbers and the setup's trust: `docs/zk.md`.
+ * output token is the choice of its step's sampling rule — greedy, or seeded poseidon-gumbel sampling
+ * (temperature > 0) — without revealing the log-probs. The transformer is not proved (audits cover it).
+ * Circuits and artifacts: `circuits/`; the exact statement, numbers and the setup's trust: `docs/zk.md`.
  *
  * @example
  * import { createZkProver, zkRootOf, encodeZkModeProof, zkSnarkMode } from '@infraxa/zk'
@@ -11,16 +11,22 @@
  * const prover = createZkProver()
  * const zkRoot = zkRootOf({ jobId, steps: transcript.steps, windowSize: 16, topK: 8 })
  * const { proof } = await prover.proveTranscript({ jobId, steps: transcript.steps })
+ * // Sampled (temperature > 0, rule poseidon-gumbel): the sampled circuit, T = 8, and the job's sampling.
+ * const sampled = createZkProver({ artifacts: loadZkArtifacts(DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR) })
+ * await sampled.proveTranscript({ jobId, steps, sampling: { temperature: 0.8, seed: 42n } })
  * const modeProof = encodeZkModeProof(proof, providerSigner)
  * // Verifier:
  * const result = await zkSnarkMode().verify({ request, response, modeProof }, {})
  */
 export {
   DEFAULT_ZK_ARTIFACTS_DIR,
+  DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR,
+  fixedPublicInputs,
   loadZkArtifacts,
   type ZkArtifacts,
   type ZkManifest,
   type ZkManifestFile,
+  type ZkRule,
   type ZkVerifierArtifacts,
 } from './artifacts.js'
 export {
@@ -66,6 +72,7 @@ export {
   windowInput,
   type ZkProver,
   type ZkProveTimings,
+  type ZkSampling,
   type ZkTranscriptProofData,
   type ZkWindowProofData,
 } from './prover.js'

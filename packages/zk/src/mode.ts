@@ -5,6 +5,7 @@ import {
   type VerificationMode,
   type VerificationResult,
 } from '@infraxa/proofs/modes'
+import { samplingParamsOf } from '@infraxa/proofs/sampling'
 import {
   create,
   decodeEnvelope,
@@ -15,7 +16,7 @@ import {
   signEnvelope,
   ZkTranscriptProofSchema,
 } from '@infraxa/protocol'
-import { loadZkArtifacts, type ZkVerifierArtifacts } from './artifacts.js'
+import { DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR, loadZkArtifacts, type ZkVerifierArtifacts } from './artifacts.js'
 import { checkZkAudit } from './openings.js'
 import type { ZkTranscriptProofData } from './prover.js'
 import { verifyZkTranscript } from './verify.js'
@@ -45,12 +46,13 @@ function peerFault(error: unknown): string {
 /**
  * The `zk_snark` mode. Proves, without revealing a single log-prob, that the provider's committed
  * top-k steps hash to the Poseidon root it signed in the response (`zk_root`) and that every output
- * token is the greedy choice of its step (highest committed log-prob, lowest id on ties). It does not
- * prove the transformer ran (audits cover that), and it covers greedy decoding only: requests with a
- * temperature above 0 are rejected.
+ * token is the choice of its step's sampling rule: greedy (temperature 0: highest committed log-prob,
+ * lowest id on ties), or seeded poseidon-gumbel sampling (temperature > 0, `Sampling.rule` =
+ * SAMPLING_RULE_POSEIDON_GUMBEL, no top-p) with the request's seed and temperature. It does not prove
+ * the transformer ran (audits cover that).
  *
- * Checks, in order: the signed request/response binding; that the request asked for `zk_snark`,
- * greedy, with the circuit's k; the provider's signed ZK_PROOF envelope (`input.modeProof`, encoded);
+ * Checks, in order: the signed request/response binding; that the request asked for `zk_snark` with a
+ * provable sampling and the circuit's k; the provider's signed ZK_PROOF envelope (`input.modeProof`, encoded);
  * then {@link verifyZkTranscript} (job, root, step count, window layout, verification key hash,
  * window roots → zk root, and every window's Groth16 proof against public signals rebuilt from the
  * response).
@@ -59,19 +61,29 @@ function peerFault(error: unknown): string {
  * const registry = createModeRegistry([merkleMode(), zkSnarkMode()])
  * await registry.get('zk_snark').verify({ request, response, modeProof }, {})
  */
-export function zkSnarkMode(options: { readonly artifacts?: ZkVerifierArtifacts } = {}): VerificationMode {
-  const artifacts = options.artifacts ?? loadZkArtifacts()
+export function zkSnarkMode(
+  options: {
+    /** The greedy circuit (default: the committed release build). */
+    readonly artifacts?: ZkVerifierArtifacts
+    /** The sampled (poseidon-gumbel) circuit (default: the committed release build). */
+    readonly sampledArtifacts?: ZkVerifierArtifacts
+  } = {},
+): VerificationMode {
+  const circuits = {
+    greedy: options.artifacts ?? loadZkArtifacts(),
+    sampled: options.sampledArtifacts ?? loadZkArtifacts(DEFAULT_ZK_SAMPLED_ARTIFACTS_DIR),
+  }
   return {
     specificationVersion: 'v1',
     id: ZK_SNARK_MODE_ID,
-    version: '1.0.0',
+    version: '1.1.0',
     needs: ['modeProof'],
-    verify: async (input) => verifyZk(artifacts, input),
+    verify: async (input) => verifyZk(circuits, input),
   }
 }
 
 async function verifyZk(
-  artifacts: ZkVerifierArtifacts,
+  circuits: { readonly greedy: ZkVerifierArtifacts; readonly sampled: ZkVerifierArtifacts },
   input: VerificationInput,
 ): Promise<VerificationResult> {
   if (input?.request === undefined || input.response === undefined) {
@@ -95,12 +107,14 @@ async function verifyZk(
       `request asked for verification mode "${request.verificationMode}", not ${ZK_SNARK_MODE_ID}`,
     )
   }
-  const temperature = request.sampling?.temperature ?? 0
-  if (temperature !== 0) {
+  const params = samplingParamsOf(request.sampling)
+  const sampled = params.temperature > 0
+  if (sampled && (params.rule !== 'poseidon-gumbel' || params.topP !== undefined)) {
     return invalid(
-      `${ZK_SNARK_MODE_ID} proves greedy decoding only; the request has temperature ${temperature}`,
+      `${ZK_SNARK_MODE_ID} proves sampled answers under the poseidon-gumbel rule without top_p; the request has temperature ${params.temperature}, rule ${params.rule ?? 'hmac-gumbel'}${params.topP === undefined ? '' : `, top_p ${params.topP}`}`,
     )
   }
+  const artifacts = sampled ? circuits.sampled : circuits.greedy
   if (response.commitTopK !== artifacts.topK) {
     return invalid(`commit_top_k ${response.commitTopK}; the circuit proves k = ${artifacts.topK}`)
   }
@@ -118,6 +132,7 @@ async function verifyZk(
     zkRoot: response.zkRoot,
     outputTokens: response.outputTokens,
     proof,
+    ...(sampled && { sampling: { temperature: params.temperature, seed: params.seed } }),
   })
   if (!verdict.ok) return invalid(verdict.reason)
   // With an audit of the same job: the steps it opened under the SHA-256 root must be the proved ones.
@@ -132,6 +147,7 @@ async function verifyZk(
     details: {
       windows: proof.windows.length,
       windowSize: artifacts.windowSize,
+      rule: artifacts.rule,
       steps: response.stepCount,
       auditedStepsBound: openedSteps,
     },

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { InvalidStepError } from '@infraxa/proofs'
-import { samplingRuleHolds } from '@infraxa/proofs/sampling'
+import { quantiseTemperature, samplingRuleHolds } from '@infraxa/proofs/sampling'
 import { type CommittedStep, checkCommittedStep } from '@infraxa/proofs/transcript'
 import { loadZkArtifacts, type ZkArtifacts } from './artifacts.js'
 import {
@@ -38,6 +38,12 @@ export interface ZkTranscriptProofData {
   readonly vkeyHash: Uint8Array
 }
 
+/** The sampling of a temperature > 0 job (the request's), proved by a `poseidon-gumbel` circuit. */
+export interface ZkSampling {
+  readonly temperature: number
+  readonly seed: bigint
+}
+
 /** Where the time went. */
 export interface ZkProveTimings {
   /** Wall time of the whole call. */
@@ -55,9 +61,15 @@ export interface ZkProver {
   proveWindow(args: {
     readonly steps: readonly CommittedStep[]
     readonly index: number
+    /** Required by a `poseidon-gumbel` circuit, refused by a greedy one. */
+    readonly sampling?: ZkSampling
   }): Promise<ZkWindowProofData & { readonly ms: number }>
   /** Proves every window of a transcript (windows spread over the prover's processes). */
-  proveTranscript(args: { readonly jobId: Uint8Array; readonly steps: readonly CommittedStep[] }): Promise<{
+  proveTranscript(args: {
+    readonly jobId: Uint8Array
+    readonly steps: readonly CommittedStep[]
+    readonly sampling?: ZkSampling
+  }): Promise<{
     readonly zkRoot: Uint8Array
     readonly proof: ZkTranscriptProofData
     readonly timings: ZkProveTimings
@@ -146,8 +158,30 @@ class ProverProcess {
   }
 }
 
-/** Checks a window's steps can be proved: well-formed, at their index, exactly k candidates, greedy. */
-function checkProvable(steps: readonly CommittedStep[], topK: number): void {
+/**
+ * Checks a transcript can be proved by the circuit: well-formed steps at their index, exactly k
+ * candidates, the circuit's rule — greedy, or poseidon-gumbel with the candidates in canonical order.
+ */
+function checkProvable(
+  steps: readonly CommittedStep[],
+  artifacts: ZkArtifacts,
+  sampling: ZkSampling | undefined,
+): void {
+  const { topK, rule } = artifacts
+  if (rule === 'greedy' && sampling !== undefined && sampling.temperature !== 0) {
+    throw new ZkUnprovableError(
+      `the ${artifacts.circuit} circuit proves greedy answers, not temperature ${sampling.temperature}`,
+    )
+  }
+  if (rule === 'poseidon-gumbel' && (sampling === undefined || !(sampling.temperature > 0))) {
+    throw new ZkUnprovableError(
+      `the ${artifacts.circuit} circuit proves sampled answers: pass the job's temperature > 0 and seed`,
+    )
+  }
+  const params =
+    rule === 'greedy'
+      ? { temperature: 0, seed: 0n }
+      : { temperature: sampling!.temperature, seed: sampling!.seed, rule: 'poseidon-gumbel' as const }
   steps.forEach((s, t) => {
     if (s.step !== t) throw new InvalidStepError(`step ${s.step} at position ${t}`)
     if (s.topIds.length !== topK) {
@@ -156,20 +190,30 @@ function checkProvable(steps: readonly CommittedStep[], topK: number): void {
       )
     }
     checkCommittedStep(s, topK)
-    if (!samplingRuleHolds(s, { temperature: 0, seed: 0n })) {
+    if (rule === 'poseidon-gumbel') {
+      const keys = s.topIds.map((id, j) => candidateKey(id, s.topLogprobs[j]!))
+      if (keys.some((key, j) => j > 0 && key <= keys[j - 1]!)) {
+        throw new ZkUnprovableError(`step ${t}: candidates are not in canonical order (log-prob down, id up)`)
+      }
+    }
+    if (!samplingRuleHolds(s, params)) {
       throw new ZkUnprovableError(
-        `step ${t}: token ${s.token} is not the greedy choice of its committed top-k`,
+        `step ${t}: token ${s.token} is not the ${rule} choice of its committed top-k`,
       )
     }
   })
 }
 
-/** The circuit input of window `index` (padding: dummy steps that pass the greedy check, token 0). */
+/**
+ * The circuit input of window `index`. Padding: dummy steps whose rule picks token 0 — keys 0 … k−1
+ * (greedy), or token 0 at log-prob 0 and ids 1 … k−1 at log-prob −2^14 (sampled: no noise overturns it).
+ */
 export function windowInput(
   steps: readonly CommittedStep[],
   index: number,
   windowSize: number,
   topK: number,
+  sampling?: ZkSampling,
 ): CircuitInput {
   const active = activeSteps(index, steps.length, windowSize)
   if (active === 0) throw new RangeError(`window ${index} of ${steps.length} steps is empty`)
@@ -180,11 +224,21 @@ export function windowInput(
     token.push(String(s?.token ?? 0))
     key.push(
       s === undefined
-        ? Array.from({ length: topK }, (_, j) => String(j))
+        ? Array.from({ length: topK }, (_, j) =>
+            String(sampling === undefined || j === 0 ? BigInt(j) : candidateKey(j, -(2 ** 30))),
+          )
         : s.topIds.map((id, j) => candidateKey(id, s.topLogprobs[j]!).toString()),
     )
   }
-  return { index: String(index), active: String(active), token, key }
+  const base = { index: String(index), active: String(active) }
+  if (sampling === undefined) return { ...base, token, key }
+  return {
+    ...base,
+    seed: BigInt.asUintN(64, sampling.seed).toString(),
+    tau: String(quantiseTemperature(sampling.temperature)),
+    token,
+    key,
+  }
 }
 
 /**
@@ -236,9 +290,15 @@ export function createZkProver(
       dispatch()
     })
 
-  async function proveOne(steps: readonly CommittedStep[], index: number, leaves: readonly bigint[]) {
+  async function proveOne(
+    steps: readonly CommittedStep[],
+    index: number,
+    leaves: readonly bigint[],
+    sampling: ZkSampling | undefined,
+  ) {
     const expected = zkWindowRoot(leaves.slice(index * windowSize, (index + 1) * windowSize), windowSize)
-    const reply = await prove(windowInput(steps, index, windowSize, topK))
+    const sampled = artifacts.rule === 'poseidon-gumbel' ? sampling : undefined
+    const reply = await prove(windowInput(steps, index, windowSize, topK, sampled))
     if (reply.publicSignals[0] !== expected.toString()) {
       throw new ZkProverError(
         `window ${index}: the circuit's root differs from the library's (artifact mismatch?)`,
@@ -249,19 +309,21 @@ export function createZkProver(
 
   return {
     artifacts,
-    async proveWindow({ steps, index }) {
-      checkProvable(steps, topK)
+    async proveWindow({ steps, index, sampling }) {
+      checkProvable(steps, artifacts, sampling)
       if (!Number.isInteger(index) || index < 0 || index >= windowCount(steps.length, windowSize)) {
         throw new RangeError(`window ${index} of ${steps.length} steps`)
       }
-      return proveOne(steps, index, steps.map(zkLeaf))
+      return proveOne(steps, index, steps.map(zkLeaf), sampling)
     },
-    async proveTranscript({ jobId, steps }) {
+    async proveTranscript({ jobId, steps, sampling }) {
       const start = performance.now()
-      checkProvable(steps, topK)
+      checkProvable(steps, artifacts, sampling)
       const leaves = steps.map(zkLeaf)
       const count = windowCount(steps.length, windowSize)
-      const windows = await Promise.all(Array.from({ length: count }, (_, w) => proveOne(steps, w, leaves)))
+      const windows = await Promise.all(
+        Array.from({ length: count }, (_, w) => proveOne(steps, w, leaves, sampling)),
+      )
       const windowRoots = windows.map((w) =>
         zkWindowRoot(leaves.slice(w.index * windowSize, (w.index + 1) * windowSize), windowSize),
       )
@@ -303,6 +365,7 @@ export function createZkProver(
 export async function proveTranscript(args: {
   readonly jobId: Uint8Array
   readonly steps: readonly CommittedStep[]
+  readonly sampling?: ZkSampling
   readonly artifacts?: ZkArtifacts
 }): Promise<{
   readonly zkRoot: Uint8Array
@@ -321,6 +384,7 @@ export async function proveTranscript(args: {
 export async function proveWindow(args: {
   readonly steps: readonly CommittedStep[]
   readonly index: number
+  readonly sampling?: ZkSampling
   readonly artifacts?: ZkArtifacts
 }): Promise<ZkWindowProofData & { readonly ms: number }> {
   const prover = createZkProver(args.artifacts === undefined ? {} : { artifacts: args.artifacts })

@@ -127,8 +127,8 @@ export function loadSnarkjs(): Promise<Snarkjs> {
 
 /** Terminates the ffjavascript worker threads snarkjs started (they keep Node alive otherwise). */
 export async function releaseSnarkjsThreads(): Promise<void> {
-  const curve = (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128
-  if (curve !== undefined) {
+  const curve = (globalThis as { curve_bn128?: { terminate(): Promise<void> } | null }).curve_bn128
+  if (curve) {
     await curve.terminate()
     ;(globalThis as { curve_bn128?: unknown }).curve_bn128 = undefined
   }

@@ -205,14 +205,17 @@ describe('zk_snark mode', () => {
     const r = await mode.verify(honestCase('twenty').input, {})
     expect(r).toEqual({
       valid: true,
-      details: { windows: 2, windowSize: 16, steps: 20, auditedStepsBound: 0 },
+      details: { windows: 2, windowSize: 16, rule: 'greedy', steps: 20, auditedStepsBound: 0 },
     })
   })
 
   it('rejects requests it cannot prove: temperature above 0, another k, another mode', async () => {
     // A greedy proof says nothing about a sampled request: the mode refuses the request itself.
     for (const [o, pattern] of [
-      [{ temperature: 0.8 }, /greedy decoding only/],
+      [
+        { temperature: 0.8 },
+        /poseidon-gumbel rule without top_p; the request has temperature 0.8, rule hmac-gumbel/,
+      ],
       [{ mode: 'merkle' }, /verification mode "merkle"/],
     ] as const) {
       const x = makeZkExchange({ model, jobByte: 9, maxTokens: 3, ...o })

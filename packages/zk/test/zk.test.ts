@@ -289,8 +289,16 @@ describe('zk_snark mode before the pairing', () => {
       return r.valid ? 'valid' : r.reason
     }
     expect(await reason(zkInput(makeZkExchange({ model, temperature: 0.5 }), fake))).toMatch(
-      /greedy decoding only/,
+      /poseidon-gumbel rule without top_p; the request has temperature 0.5, rule hmac-gumbel/,
     )
+    expect(
+      await reason(
+        zkInput(
+          makeZkExchange({ model, temperature: 0.5, rule: 1, topP: 0.9, providerTopP: undefined }),
+          fake,
+        ),
+      ),
+    ).toMatch(/top_p 0.9/)
     expect(await reason(zkInput(makeZkExchange({ model, k: 4 }, { windowSize: 16, topK: 4 }), fake))).toMatch(
       /k = 8/,
     )

@@ -1,4 +1,5 @@
 import type { TokenLogprob } from '../modes/executor.js'
+import { GUMBEL_BITS, GUMBEL_TABLE, poseidonNoise } from '../sampling/poseidon-gumbel.js'
 import { gumbelScores, NUCLEUS_EPSILON, type SamplingParams, truncates } from '../sampling/sample.js'
 import { LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
 
@@ -60,6 +61,9 @@ export function scoreToken(args: {
     return { step, token, margin: Number.POSITIVE_INFINITY, rank, logprob: Number.NEGATIVE_INFINITY }
   const ids = distribution.map((e) => e.id)
   const quantised = distribution.map((e) => quantiseLogprob(e.logprob))
+  if (sampling.temperature > 0 && sampling.rule === 'poseidon-gumbel') {
+    return scorePoseidonGumbel({ step, token, rank, distribution, quantised, k, sampling, drift })
+  }
   const scores =
     sampling.temperature === 0
       ? quantised.map((q) => q / LOGPROB_SCALE)
@@ -80,6 +84,55 @@ export function scoreToken(args: {
   const gap = raw > quantum ? raw : 0
   const margin = sampling.temperature === 0 ? gap : gap * sampling.temperature
   return { step, token, margin, rank, logprob: distribution[rank]!.logprob }
+}
+
+/**
+ * {@link scoreToken} under the poseidon-gumbel rule, whose noise belongs to a candidate's *rank* in the
+ * provider's committed order. An honest provider's ranks are the verifier's up to near-ties (log-probs
+ * within 2 × drift), so a candidate may hold the noise of any rank between the number of candidates
+ * surely above it and the number possibly above it. The returned token is scored with its most
+ * favourable reachable noise, every competitor with its least favourable: the margin is positive only
+ * when the token loses under every honest reading of the order.
+ */
+function scorePoseidonGumbel(args: {
+  readonly step: number
+  readonly token: number
+  readonly rank: number
+  readonly distribution: readonly TokenLogprob[]
+  readonly quantised: readonly number[]
+  readonly k: number
+  readonly sampling: SamplingParams
+  readonly drift: number
+}): TokenScore {
+  const { step, token, rank, distribution, quantised, k, sampling, drift } = args
+  const h = poseidonNoise(sampling.seed, step)
+  const mask = BigInt(2 ** GUMBEL_BITS - 1)
+  const noise = Array.from(
+    { length: k },
+    (_, r) => GUMBEL_TABLE[Number((h >> BigInt(GUMBEL_BITS * r)) & mask)]! / LOGPROB_SCALE,
+  )
+  const reach = (i: number) => {
+    let surely = 0
+    let possibly = 0
+    for (let m = 0; m < distribution.length; m++) {
+      if (m === i) continue
+      if (distribution[m]!.logprob > distribution[i]!.logprob + 2 * drift) surely++
+      if (distribution[m]!.logprob > distribution[i]!.logprob - 2 * drift) possibly++
+    }
+    const reachable = noise.slice(Math.min(surely, k - 1), Math.min(possibly, k - 1) + 1)
+    return { lo: Math.min(...reachable), hi: Math.max(...reachable) }
+  }
+  const T = sampling.temperature
+  const base = (i: number) => quantised[i]! / LOGPROB_SCALE / T
+  const outside = distribution[k]?.logprob ?? Number.NEGATIVE_INFINITY
+  let best = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < Math.min(k, distribution.length); i++) {
+    if (i === rank || !(distribution[i]!.logprob > outside + 2 * drift)) continue
+    best = Math.max(best, base(i) + reach(i).lo)
+  }
+  const raw = best - (base(rank) + reach(rank).hi)
+  const gap = raw > 2 / LOGPROB_SCALE / T ? raw : 0
+  return { step, token, margin: gap * T, rank, logprob: distribution[rank]!.logprob }
 }
 
 /**

@@ -18,13 +18,20 @@ export interface Transcript {
   readonly root: Uint8Array
 }
 
-/** Quantises an engine step at index `t` into the form that is committed. */
+/**
+ * Quantises an engine step at index `t` into the form that is committed, candidates in canonical order:
+ * highest quantised log-prob first, lower id first among equal ones (audits match candidates by id; the
+ * zk_snark sampled circuit needs this order).
+ */
 export function commitStep(t: number, step: GeneratedStep): CommittedStep {
+  const entries = step.topK
+    .map((e) => ({ id: e.id, q: quantiseLogprob(e.logprob) }))
+    .sort((a, b) => b.q - a.q || a.id - b.id)
   return {
     step: t,
     token: step.token,
-    topIds: step.topK.map((e) => e.id),
-    topLogprobs: step.topK.map((e) => quantiseLogprob(e.logprob)),
+    topIds: entries.map((e) => e.id),
+    topLogprobs: entries.map((e) => e.q),
   }
 }
 

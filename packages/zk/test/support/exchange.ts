@@ -16,6 +16,12 @@ export interface ZkExchangeOptions {
   maxTokens?: number
   k?: number
   temperature?: number
+  seed?: bigint
+  /** The request's sampling rule (1 = poseidon-gumbel). */
+  rule?: number
+  topP?: number
+  /** The top-p the provider samples with (default: the requested one). */
+  providerTopP?: number | undefined
   mode?: string
   content?: string
   /** Rewrites the generated steps before they are committed (a cheating provider). */
@@ -63,9 +69,14 @@ export function resign(
   return signEnvelope('INFERENCE_RESPONSE', copy, signer)
 }
 
-/** Proves the exchange's committed steps. */
-export async function proveExchange(prover: ZkProver, x: ZkExchange): Promise<ZkTranscriptProofData> {
-  return (await prover.proveTranscript({ jobId: x.jobId, steps: x.steps })).proof
+/** Proves the exchange's committed steps (with its sampling when the prover's circuit is sampled). */
+export async function proveExchange(
+  prover: ZkProver,
+  x: ZkExchange,
+  sampling?: { temperature: number; seed: bigint },
+): Promise<ZkTranscriptProofData> {
+  return (await prover.proveTranscript({ jobId: x.jobId, steps: x.steps, ...(sampling && { sampling }) }))
+    .proof
 }
 
 /** The mode input: request, response, and the provider's encoded ZK_PROOF envelope. */
