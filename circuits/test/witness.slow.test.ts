@@ -4,12 +4,12 @@
  * not. Negative cases are checked two ways: the generated witness calculator refuses them, and a
  * hand-altered honest witness (what a cheating prover would feed the prover) breaks a constraint.
  */
-import { readFileSync } from 'node:fs'
 import { type CommittedStep, LOGPROB_SCALE, MIN_QUANTISED_LOGPROB, sampleToken } from '@infraxa/proofs'
 import { canonicalOrder, quantiseTemperature } from '@infraxa/proofs/sampling'
 import { candidateKey, zkLeaf, zkWindowRoot } from '@infraxa/zk'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { poseidonGumbelVectors } from '../../packages/proofs/test/fixtures/poseidon-gumbel-vectors.js'
 import { compileTestCircuit, firstUnsatisfied, type TestCircuit } from './r1cs.js'
 
 const greedy = (ids: readonly number[], lps: readonly number[]) =>
@@ -205,21 +205,7 @@ describe('TranscriptWindow (T = 32: two 16-leaf chunks, K = 2)', () => {
   })
 })
 
-interface SampleVector {
-  readonly seed: string
-  readonly step: number
-  readonly temperature: number
-  readonly tau: number
-  readonly ids: number[]
-  readonly logprobs: number[]
-  readonly token: number
-}
-const { cases: vectors } = JSON.parse(
-  readFileSync(
-    new URL('../../packages/proofs/test/fixtures/poseidon-gumbel-vectors.json', import.meta.url),
-    'utf8',
-  ),
-) as { cases: SampleVector[] }
+const vectors = poseidonGumbelVectors().cases
 
 /** A vector's candidates in canonical order (ascending key), as the circuit takes them. */
 function canonical(v: { ids: readonly number[]; logprobs: readonly number[] }) {

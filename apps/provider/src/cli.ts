@@ -175,6 +175,14 @@ export async function main(argv: string[]): Promise<number> {
             : `downloading ${model}: ${(p.downloadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`
         process.stderr.write(`\r${line}`)
       },
+      // A progress line for long zk proofs (more than two windows).
+      onZkProgress: (job, p) => {
+        if (p.windows > 2) {
+          process.stderr.write(
+            `zk proof ${job.slice(0, 12)}: ${p.windowsDone}/${p.windows} windows (${(p.elapsedMs / 1000).toFixed(1)} s)\n`,
+          )
+        }
+      },
     })
     process.stderr.write('\n')
     for (const m of provider.models) process.stdout.write(`serving ${m.name} (${m.hashHex})\n`)

@@ -34,6 +34,7 @@ import {
   loadZkArtifacts,
   ZK_SNARK_MODE_ID,
   type ZkArtifacts,
+  type ZkProveProgress,
   type ZkProver,
   zkRootOf,
   zkWindowOpenings,
@@ -125,6 +126,8 @@ export interface ProviderOptions {
   /** How long transcripts stay answerable for audits. @default 24 hours */
   retentionMs?: number
   onProgress?: (model: string, progress: LoadProgress) => void
+  /** Progress of each zk_snark proof (after every window), by job id in hex. */
+  onZkProgress?: (jobId: string, progress: ZkProveProgress) => void
   /**
    * Serve Prometheus `GET /metrics` (sequences in use, queue depth, jobs, tokens, timings) on this
    * port, on loopback unless `host` is given. Port 0 picks a free one ({@link Provider.metricsUrl}).
@@ -588,6 +591,9 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
           jobId: request.jobId,
           steps: zkStepsOf(transcript.steps),
           ...(zkSampled && { sampling: { temperature: params.temperature, seed: params.seed } }),
+          ...(options.onZkProgress && {
+            onProgress: (p: ZkProveProgress) => options.onZkProgress!(hex(request.jobId), p),
+          }),
         })
         const envelope = decodeEnvelope(encodeZkModeProof(proof, node.signer))
         await stream.write(

@@ -3,7 +3,6 @@
  * witness tests read the same file), the pinned Gumbel table, order invariance, the distribution it
  * draws, and how it plugs into the sampler and the rule check.
  */
-import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { InvalidStepError } from '../src/errors.js'
 import {
@@ -19,20 +18,9 @@ import {
   samplingRuleHolds,
 } from '../src/sampling/index.js'
 import { quantiseLogprob } from '../src/transcript/index.js'
+import { poseidonGumbelVectors } from './fixtures/poseidon-gumbel-vectors.js'
 
-interface Vector {
-  readonly seed: string
-  readonly step: number
-  readonly temperature: number
-  readonly tau: number
-  readonly ids: number[]
-  readonly logprobs: number[]
-  readonly noise: string
-  readonly token: number
-}
-const vectors = JSON.parse(
-  readFileSync(new URL('./fixtures/poseidon-gumbel-vectors.json', import.meta.url), 'utf8'),
-) as { gumbelTableSha256: string; gumbelTableEnds: [number, number]; cases: Vector[] }
+const vectors = poseidonGumbelVectors()
 
 const rule = 'poseidon-gumbel' as const
 

@@ -70,6 +70,7 @@ export {
   proveTranscript,
   proveWindow,
   windowInput,
+  type ZkProveProgress,
   type ZkProver,
   type ZkProveTimings,
   type ZkSampling,

@@ -44,6 +44,13 @@ export interface ZkSampling {
   readonly seed: bigint
 }
 
+/** Progress of a transcript proof: reported after each window is proved. */
+export interface ZkProveProgress {
+  readonly windowsDone: number
+  readonly windows: number
+  readonly elapsedMs: number
+}
+
 /** Where the time went. */
 export interface ZkProveTimings {
   /** Wall time of the whole call. */
@@ -69,6 +76,8 @@ export interface ZkProver {
     readonly jobId: Uint8Array
     readonly steps: readonly CommittedStep[]
     readonly sampling?: ZkSampling
+    /** Called after each window is proved (a long answer takes ~2 s per 16 greedy or 8 sampled steps). */
+    readonly onProgress?: (progress: ZkProveProgress) => void
   }): Promise<{
     readonly zkRoot: Uint8Array
     readonly proof: ZkTranscriptProofData
@@ -316,13 +325,18 @@ export function createZkProver(
       }
       return proveOne(steps, index, steps.map(zkLeaf), sampling)
     },
-    async proveTranscript({ jobId, steps, sampling }) {
+    async proveTranscript({ jobId, steps, sampling, onProgress }) {
       const start = performance.now()
       checkProvable(steps, artifacts, sampling)
       const leaves = steps.map(zkLeaf)
       const count = windowCount(steps.length, windowSize)
+      let done = 0
       const windows = await Promise.all(
-        Array.from({ length: count }, (_, w) => proveOne(steps, w, leaves, sampling)),
+        Array.from({ length: count }, async (_, w) => {
+          const proved = await proveOne(steps, w, leaves, sampling)
+          onProgress?.({ windowsDone: ++done, windows: count, elapsedMs: performance.now() - start })
+          return proved
+        }),
       )
       const windowRoots = windows.map((w) =>
         zkWindowRoot(leaves.slice(w.index * windowSize, (w.index + 1) * windowSize), windowSize),

@@ -123,6 +123,18 @@ describe('zk_snark mode, sampled answers (poseidon-gumbel, T = 8 windows)', () =
     }
   })
 
+  it('reports progress after every window', async () => {
+    const { x } = proved.twelve!
+    const seen: string[] = []
+    await prover.proveTranscript({
+      jobId: x.jobId,
+      steps: x.steps,
+      sampling,
+      onProgress: (p) => seen.push(`${p.windowsDone}/${p.windows}`),
+    })
+    expect(seen).toEqual(['1/2', '2/2'])
+  })
+
   it('the prover refuses what the circuit cannot prove', async () => {
     const { x } = proved.eight!
     await expect(prover.proveTranscript({ jobId: x.jobId, steps: x.steps })).rejects.toBeInstanceOf(
