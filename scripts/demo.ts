@@ -242,7 +242,7 @@ try {
   const z = await run('5. zk_snark (Groth16, greedy)', 'stories260K', 'Tom had a red ball', false, 'zk_snark')
   expect(z.verdict === 'verified', 'zk proofs verified')
   const zs = await run(
-    '5b. zk_snark (Groth16, sampled at T = 0.8: the poseidon-gumbel rule in the circuit)',
+    '5b. zk_snark (Groth16, sampled at T = 0.8)',
     'stories260K',
     'Tom had a red ball',
     false,
