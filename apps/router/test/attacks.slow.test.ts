@@ -84,6 +84,18 @@ describe('attack suite at the network edge', () => {
     await expectCode(request({ modelHash: new Uint8Array(32) }), 'ERR_UNKNOWN_MODEL')
     await expectCode(request({ verificationMode: 'vibes' }), 'ERR_UNSUPPORTED_MODE')
     await expectCode(request({ commitTopK: 1000 }), 'ERR_LIMIT_EXCEEDED')
+    // zk_snark proves sampled tokens only under the poseidon-gumbel rule, without top-p.
+    await expectCode(
+      request({ verificationMode: 'zk_snark', sampling: { temperature: 0.8, seed: 1n, maxTokens: 4 } }),
+      'ERR_UNSUPPORTED_MODE',
+    )
+    await expectCode(
+      request({
+        verificationMode: 'zk_snark',
+        sampling: { temperature: 0.8, seed: 1n, maxTokens: 4, rule: 1, topP: 0.9 },
+      }),
+      'ERR_UNSUPPORTED_MODE',
+    )
     await expectCode(
       request({ sampling: { temperature: 0, seed: 0n, maxTokens: 100_000 } }),
       'ERR_LIMIT_EXCEEDED',
