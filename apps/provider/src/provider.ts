@@ -14,6 +14,7 @@ import {
   CapabilitySchema,
   create,
   decodeEnvelope,
+  decodeMessage,
   encodeEnvelope,
   encodeMessage,
   InferenceFrameSchema,
@@ -657,7 +658,7 @@ export async function createProvider(options: ProviderOptions): Promise<Provider
         zkWindows: zkWindowOpenings(
           zkStepsOf(job.steps),
           challenge.steps,
-          zkArtifacts((openEnvelope('INFERENCE_REQUEST', jobRequest).message.sampling?.temperature ?? 0) > 0)
+          zkArtifacts((decodeMessage('INFERENCE_REQUEST', jobRequest.payload).sampling?.temperature ?? 0) > 0)
             .windowSize,
         ).map((z) => ({
           step: z.step,

@@ -6,8 +6,8 @@
  * import { createSampler, samplingRuleHolds } from '@infraxa/proofs/sampling'
  * const choose = createSampler({ temperature: 0.7, seed: 42n }) // pass to engine.generate({ choose })
  */
+export { canonicalOrder } from '../transcript/leaf.js'
 export {
-  canonicalOrder,
   GUMBEL_BITS,
   GUMBEL_TABLE,
   gumbelTableHash,

@@ -2,6 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { poseidon3 } from 'poseidon-lite'
 import { InvalidStepError } from '../errors.js'
+import { canonicalOrder } from '../transcript/leaf.js'
 
 /**
  * The Poseidon-Gumbel sampling rule (`infraxa/zk-sample/v1`): seeded Gumbel-max over the committed
@@ -67,13 +68,6 @@ export function quantiseTemperature(temperature: number): number {
 /** h = Poseidon(DOMAIN, seed, t): the noise of step t. */
 export function poseidonNoise(seed: bigint, step: number): bigint {
   return poseidon3([POSEIDON_GUMBEL_DOMAIN, BigInt.asUintN(64, seed), BigInt(step)])
-}
-
-/** The canonical order of committed candidates: indices sorted by (−q, id) ascending. */
-export function canonicalOrder(ids: readonly number[], quantisedLogprobs: readonly number[]): number[] {
-  return ids
-    .map((_, i) => i)
-    .sort((a, b) => quantisedLogprobs[b]! - quantisedLogprobs[a]! || ids[a]! - ids[b]!)
 }
 
 /**

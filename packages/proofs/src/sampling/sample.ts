@@ -1,5 +1,5 @@
 import { InvalidStepError } from '../errors.js'
-import { LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
+import { canonicalOrder, LOGPROB_SCALE, quantiseLogprob } from '../transcript/leaf.js'
 import { poseidonGumbelToken } from './poseidon-gumbel.js'
 import { samplingKey, uniformNoise } from './prf.js'
 
@@ -117,9 +117,8 @@ export function nucleus(
   quantisedLogprobs: readonly number[],
   topP: number,
 ): number[] {
-  const order = ids.map((_, i) => i)
-  order.sort((a, b) => quantisedLogprobs[b]! - quantisedLogprobs[a]! || ids[a]! - ids[b]!)
   const out: number[] = []
+  const order = canonicalOrder(ids, quantisedLogprobs)
   let mass = 0
   for (const i of order) {
     out.push(i)

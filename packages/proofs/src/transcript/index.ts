@@ -9,6 +9,7 @@
  */
 export {
   type CommittedStep,
+  canonicalOrder,
   checkCommittedStep,
   dequantiseLogprob,
   encodeLeaf,

@@ -34,6 +34,17 @@ export function quantiseLogprob(logprob: number): number {
   return Math.max(MIN_QUANTISED_LOGPROB, Math.min(0, q)) | 0
 }
 
+/**
+ * The canonical order of committed candidates: their indices sorted by quantised log-prob, highest
+ * first, lower id first among equal ones — the order `commitStep` commits in, the nucleus is taken in,
+ * and the poseidon-gumbel rule assigns noise by.
+ */
+export function canonicalOrder(ids: readonly number[], quantisedLogprobs: readonly number[]): number[] {
+  return ids
+    .map((_, i) => i)
+    .sort((a, b) => quantisedLogprobs[b]! - quantisedLogprobs[a]! || ids[a]! - ids[b]!)
+}
+
 /** The log-probability a quantised value stands for. */
 export function dequantiseLogprob(q: number): number {
   return q / LOGPROB_SCALE

@@ -2,7 +2,13 @@ import { InvalidStepError, MalformedProofError } from '../errors.js'
 import { leafHash } from '../merkle/hash.js'
 import { proveInclusion, verifyInclusion } from '../merkle/proof.js'
 import { buildTree, type MerkleTree } from '../merkle/tree.js'
-import { type CommittedStep, checkCommittedStep, encodeLeaf, quantiseLogprob } from './leaf.js'
+import {
+  type CommittedStep,
+  canonicalOrder,
+  checkCommittedStep,
+  encodeLeaf,
+  quantiseLogprob,
+} from './leaf.js'
 
 /** A step as an engine produces it: the chosen token and the float top-k distribution. */
 export interface GeneratedStep {
@@ -24,14 +30,14 @@ export interface Transcript {
  * zk_snark sampled circuit needs this order).
  */
 export function commitStep(t: number, step: GeneratedStep): CommittedStep {
-  const entries = step.topK
-    .map((e) => ({ id: e.id, q: quantiseLogprob(e.logprob) }))
-    .sort((a, b) => b.q - a.q || a.id - b.id)
+  const ids = step.topK.map((e) => e.id)
+  const quantised = step.topK.map((e) => quantiseLogprob(e.logprob))
+  const order = canonicalOrder(ids, quantised)
   return {
     step: t,
     token: step.token,
-    topIds: entries.map((e) => e.id),
-    topLogprobs: entries.map((e) => e.q),
+    topIds: order.map((i) => ids[i]!),
+    topLogprobs: order.map((i) => quantised[i]!),
   }
 }
 
