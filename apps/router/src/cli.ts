@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { parseAddress, parseAmount } from '@infraxa/chain'
-import { defaultThreads } from '@infraxa/engine'
+import { defaultThreads, STEPWISE_AUDIT_TRIGGER } from '@infraxa/engine'
 import { InfraxaError, InvalidArgumentError } from '@infraxa/protocol'
 import type { RouterPaymentOptions } from './payer.js'
 import { createRouter, type VerifyModelSource } from './router.js'
@@ -36,6 +36,10 @@ Options:
   --same-build-only          only providers on this router's own build and settings (tightest checks)
   --stepwise-audit-rate <r>  share of audited jobs also re-executed stepwise, bit-exact, 0..1 (default
                              0.05): catches weight swaps that changed no token
+  --stepwise-audit-trigger <Δ>
+                             on the other audited jobs, re-execute stepwise when an opened step's
+                             log-prob moved more than Δ (default 0.01, beyond honest prefill drift;
+                             "off": never)
   --no-stepwise              do not re-check mismatching float-model jobs stepwise (bit-exact, about
                              the cost of generating them): near-tie cheats then only go grey
   --chain-rpc <url>          EVM JSON-RPC endpoint holding the stake contract (with --stake-contract):
@@ -77,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
         'same-build-only': { type: 'boolean' },
         'no-stepwise': { type: 'boolean' },
         'stepwise-audit-rate': { type: 'string' },
+        'stepwise-audit-trigger': { type: 'string' },
         'chain-rpc': { type: 'string' },
         'stake-contract': { type: 'string' },
         'min-stake': { type: 'string' },
@@ -104,6 +109,11 @@ export async function main(argv: string[]): Promise<number> {
     const stepwiseAuditRate = Number(values['stepwise-audit-rate'] ?? 0.05)
     if (!(stepwiseAuditRate >= 0 && stepwiseAuditRate <= 1))
       throw new InfraxaError('ERR_BAD_ARGUMENT', '--stepwise-audit-rate must be a number in 0..1')
+    const trigger = values['stepwise-audit-trigger']
+    const stepwiseAuditTrigger =
+      trigger === 'off' ? Number.POSITIVE_INFINITY : Number(trigger ?? STEPWISE_AUDIT_TRIGGER)
+    if (!(stepwiseAuditTrigger >= 0))
+      throw new InfraxaError('ERR_BAD_ARGUMENT', '--stepwise-audit-trigger must be a number ≥ 0 or "off"')
     const auditRate = Number(values['audit-rate'] ?? 1)
     if (!(auditRate >= 0 && auditRate <= 1))
       throw new InfraxaError('ERR_BAD_ARGUMENT', '--audit-rate must be in 0..1')
@@ -168,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
       sameBuildOnly: values['same-build-only'] === true,
       stepwiseFollowUp: values['no-stepwise'] !== true,
       stepwiseAuditRate,
+      stepwiseAuditTrigger,
       ...(chain && { chain }),
       ...(payments && { payments }),
     })

@@ -45,6 +45,8 @@ export interface JobSettings {
   streamCheckTokens?: number
   /** Share of audited jobs whose opened steps are also re-executed stepwise (bit-exact). */
   stepwiseAuditRate: number
+  /** Otherwise, the opened steps' prefill |Δ| past which they are re-executed stepwise all the same. */
+  stepwiseAuditTrigger: number
 }
 
 export interface JobDeps {
@@ -66,7 +68,7 @@ export interface JobDeps {
     providerId: string,
     modelHash: Uint8Array,
   ) => Promise<{ verdict: string; reason: string }>
-  metrics: Pick<RouterMetrics, 'job' | 'audited' | 'verification'>
+  metrics: Pick<RouterMetrics, 'job' | 'audited' | 'verification' | 'stepwiseAudit'>
   /** Told when each job starts and ends (the dashboard's recent jobs). */
   journal?: Pick<JobJournal, 'started' | 'ended'>
   /** Told (not awaited) of each audit that failed: the stake contract's turn. */
@@ -346,12 +348,18 @@ export function createJobRunner({
         else throw error
       }
       if (auditProofEnvelope !== undefined) {
-        // On a random share of jobs (the provider cannot tell which), the opened steps are re-executed
-        // stepwise too and must match bit for bit: a cheat that left every token unchanged shows there.
+        // On a random share of jobs (the provider cannot tell which), and on every job whose opened steps
+        // drifted further than an honest prefill does, the opened steps are re-executed stepwise too and
+        // must match bit for bit: a cheat that left every token unchanged shows there.
+        const exactTolerance = verifyModels.exactAuditFor(args.modelHash, response.engine)
         const exactAudit =
-          Math.random() < settings.stepwiseAuditRate
-            ? verifyModels.exactAuditFor(args.modelHash, response.engine)
-            : undefined
+          exactTolerance === undefined
+            ? undefined
+            : Math.random() < settings.stepwiseAuditRate
+              ? { tolerance: exactTolerance }
+              : Number.isFinite(settings.stepwiseAuditTrigger)
+                ? { tolerance: exactTolerance, beyond: settings.stepwiseAuditTrigger }
+                : undefined
         const result = await registry.get(MERKLE_MODE_ID).verify(
           {
             request: requestEnvelope,
@@ -364,9 +372,11 @@ export function createJobRunner({
             tolerance,
             minAuditSteps: Math.min(auditSteps, response.stepCount),
             ...(tokenNoise && { tokenNoise }),
-            ...(exactAudit && { exactAudit: { tolerance: exactAudit } }),
+            ...(exactAudit && { exactAudit }),
           },
         )
+        if (result.details?.stepwiseAudit === true)
+          metrics.stepwiseAudit(exactAudit?.beyond === undefined ? 'random' : 'triggered')
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         // zk_snark: the steps the audit opened under the SHA-256 root must be the ones the zk proof covers.
         const zkBound =

@@ -22,6 +22,7 @@ export class RouterMetrics {
   readonly #requests: Counter<'outcome'>
   readonly #jobs: Counter<'verdict'>
   readonly #audited: Counter
+  readonly #stepwiseAudits: Counter<'reason'>
   readonly #reputation: Counter<'event'>
   readonly #latency: Histogram<'outcome'>
   readonly #verification: Histogram<'mode'>
@@ -43,6 +44,12 @@ export class RouterMetrics {
     this.#audited = new Counter({
       name: 'infraxa_audited_steps_total',
       help: 'Transcript steps audited by re-execution',
+      registers,
+    })
+    this.#stepwiseAudits = new Counter({
+      name: 'infraxa_stepwise_audits_total',
+      help: 'Audited jobs whose opened steps were also re-executed stepwise, bit-exact (random share, or triggered by prefill drift)',
+      labelNames: ['reason'],
       registers,
     })
     this.#reputation = new Counter({
@@ -107,6 +114,11 @@ export class RouterMetrics {
 
   audited(steps: number): void {
     this.#audited.inc(steps)
+  }
+
+  /** A stepwise audit ran: on the random share of jobs (`random`) or past its drift trigger (`triggered`). */
+  stepwiseAudit(reason: 'random' | 'triggered'): void {
+    this.#stepwiseAudits.inc({ reason })
   }
 
   reputation(event: string): void {

@@ -3,7 +3,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import type { LoadProgress } from '@infraxa/engine'
+import { type LoadProgress, STEPWISE_AUDIT_TRIGGER } from '@infraxa/engine'
 import { createNode, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
 import { createModeRegistry, fraudProofMode, type ModeRegistry, merkleMode } from '@infraxa/proofs/modes'
 import { openEnvelope } from '@infraxa/protocol'
@@ -107,6 +107,13 @@ export interface RouterOptions {
    * job; 0.05 adds ~5%). @default 0.05
    */
   stepwiseAuditRate?: number
+  /**
+   * On every other audited job of such a provider, the stepwise audit runs when an opened step's
+   * teacher-forced |Δ log-prob| is above this: beyond honest prefill drift (~1% of honest float jobs pay
+   * it), below what a precision swap moves (every F32 → Q8_0 job measured). `Infinity`: never.
+   * @default STEPWISE_AUDIT_TRIGGER (0.01)
+   */
+  stepwiseAuditTrigger?: number
   /**
    * Verified streaming: tokens re-executed per chunk before their text is released (smaller: text sooner,
    * more replay calls). @default 16
@@ -342,6 +349,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       commitTopK,
       challengeWindowMs,
       stepwiseAuditRate: options.stepwiseAuditRate ?? 0.05,
+      stepwiseAuditTrigger: options.stepwiseAuditTrigger ?? STEPWISE_AUDIT_TRIGGER,
       ...(options.streamCheckTokens !== undefined && { streamCheckTokens: options.streamCheckTokens }),
     },
     settling,

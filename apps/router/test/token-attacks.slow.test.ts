@@ -31,6 +31,14 @@ interface Row {
   statistic: Array<{ mismatches: number; steps: number; largestMargin: number; pValue: number }>
   /** Caught jobs, by the check that failed them. */
   caughtBy: Record<string, number>
+  /** Jobs whose opened steps the drift trigger sent to a stepwise (bit-exact) re-execution. */
+  triggered: number
+}
+
+/** The router's count of triggered stepwise audits (its `/metrics`). */
+async function triggeredAudits(router: Router): Promise<number> {
+  const text = await router.api.metrics()
+  return Number(/^infraxa_stepwise_audits_total\{reason="triggered"\} (\d+)/m.exec(text)?.[1] ?? 0)
 }
 
 /** Which check a failed receipt's reason names. */
@@ -153,7 +161,9 @@ describe('attack suite: token and weight cheats, measured', () => {
         falseAccusations: 0,
         statistic: [],
         caughtBy: {},
+        triggered: 0,
       }
+      const triggeredBefore = await triggeredAudits(router)
       for (const content of prompts) {
         let text = ''
         let failed = false
@@ -200,6 +210,7 @@ describe('attack suite: token and weight cheats, measured', () => {
           router.reputation.pardon(provider.peerId, 'attack drill')
         router.evidence.clear(provider.peerId)
       }
+      row.triggered = (await triggeredAudits(router)) - triggeredBefore
       out.push(row)
     }
     rows.push(...out)
@@ -214,16 +225,16 @@ describe('attack suite: token and weight cheats, measured', () => {
       `\nattack suite, stories260K (F32) unless named, greedy, ${TOKENS}-token jobs, ${JOBS} per row`,
     )
     console.log(
-      '| attack | release | jobs | answer differed | caught | caught % of differed (95% CI) | false accusations |',
+      '| attack | release | jobs | answer differed | caught | caught % of differed (95% CI) | caught % of jobs (95% CI) | false accusations | stepwise audits triggered |',
     )
-    console.log('| --- | --- | --- | --- | --- | --- | --- |')
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const r of rows) {
       const pct =
         r.differed === 0
           ? '—'
           : `${((100 * r.caught) / r.differed).toFixed(1)} (${wilson(r.caught, r.differed)})`
       console.log(
-        `| ${r.attack} | ${r.release} | ${r.jobs} | ${r.differed} | ${r.caught} | ${pct} | ${r.falseAccusations} |`,
+        `| ${r.attack} | ${r.release} | ${r.jobs} | ${r.differed} | ${r.caught} | ${pct} | ${((100 * r.caught) / r.jobs).toFixed(1)} (${wilson(r.caught, r.jobs)}) | ${r.falseAccusations} | ${r.triggered} |`,
       )
     }
     // The statistic behind the verdicts, honest vs cheating: tokens per job that are not the verifier's
@@ -257,6 +268,8 @@ describe('attack suite: token and weight cheats, measured', () => {
       for (const row of await measure('honest control', storiesPath())) {
         expect(row.falseAccusations).toBe(0)
         expect(row.differed).toBe(0)
+        // The drift trigger fires on ~1% of honest jobs (measured): a stepwise replay each, no penalty.
+        expect(row.triggered).toBeLessThanOrEqual(Math.ceil(row.jobs / 10))
       }
     },
     TIMEOUT,
@@ -395,34 +408,40 @@ describe('attack suite: token and weight cheats, measured', () => {
         for (const row of rowsOut)
           if (row.differed > 0) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.9)
       }
-      const [held] = rows.filter((r) => r.attack === 'weights + noise 0.01')
-      expect(held!.caught).toBe(held!.differed)
-      // Most answers at 0.001–0.003 are unchanged: only a bit-exact (stepwise) audit sees those jobs.
-      // With one on every job (--stepwise-audit-rate 1), every job of the look-alike is caught.
-      for (const noise of [0.003, 0.001])
-        for (const row of await measure(
-          `weights + noise ${noise}, stepwise audit of every job`,
-          await noisyStories(dir, noise),
-          undefined,
-          { stepwiseAuditRate: 1 },
-        ))
-          expect(row.caught).toBe(row.jobs)
+      // Most answers at 0.001–0.003 are unchanged, but their opened steps drift past honest prefill
+      // drift: the trigger re-executes them stepwise (bit-exact), so every job is caught.
+      for (const row of rows.filter((r) => r.attack.startsWith('weights + noise')))
+        expect(row.caught).toBe(row.jobs)
     },
     TIMEOUT,
   )
 
   it(
-    'a precision swap (F32 weights as F16, Q8_0 or Q4_0 would hold them) served as the F32 model: measured',
+    'F32 weights rounded as Q8_0 would hold them, served as the F32 model: every job caught, changed answer or not',
     async () => {
-      for (const roundTo of ['f16', 'q8_0', 'q4_0'] as const) {
+      const path = join(dir, 'stories-as-q8_0.gguf')
+      await perturbModelWeights({ from: storiesPath(), to: path, roundTo: 'q8_0' })
+      // Q8_0 rounding moves every job's opened steps past the drift trigger (min 0.059 measured, honest
+      // max 0.015): each job is re-executed stepwise, bit-exact, or fails the tolerance outright.
+      for (const row of await measure('F32 → Q8_0 weights', path)) expect(row.caught).toBe(row.jobs)
+    },
+    TIMEOUT,
+  )
+
+  it(
+    'a precision swap (F32 weights as F16 or Q4_0 would hold them) served as the F32 model: measured',
+    async () => {
+      for (const roundTo of ['f16', 'q4_0'] as const) {
         const path = join(dir, `stories-as-${roundTo}.gguf`)
         await perturbModelWeights({ from: storiesPath(), to: path, roundTo })
         const rowsOut = await measure(`F32 → ${roundTo.toUpperCase()} weights`, path)
         for (const row of rowsOut)
           if (row.differed > 0) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.9)
       }
-      const q4 = rows.filter((r) => r.attack === 'F32 → Q4_0 weights')
-      for (const row of q4) expect(row.caught).toBe(row.differed)
+      // Q4_0 rounding: every job caught. F16 rounding mostly stays below the drift trigger (caught when
+      // it changed the answer, or drew the stepwise audit).
+      for (const row of rows.filter((r) => r.attack === 'F32 → Q4_0 weights'))
+        expect(row.caught).toBe(row.jobs)
       // With a stepwise (bit-exact) audit on every job, even the swaps that changed no token are caught,
       // and an honest provider still is not.
       const f16 = join(dir, 'stories-as-f16.gguf')

@@ -70,6 +70,18 @@ export const EXACT_REPLAY_TOLERANCE: Readonly<DistributionTolerance> = Object.fr
 })
 
 /**
+ * The largest |Δ log-prob| over a job's opened steps (teacher-forced prefill against the commitment)
+ * past which a verifier that can replay stepwise (the provider's build, one job at a time) re-executes
+ * those steps stepwise, bit for bit, before accepting them. Not a tolerance: the stepwise replay decides.
+ * Measured on stories260K (4 Dec 2026, 300 greedy 32-token answers, 4 random opened steps each): honest
+ * jobs' largest |Δ| p50 0.0017, max 0.0148, 1.0% above 0.01 (so ~1% of honest audited jobs pay one
+ * stepwise replay, about a generation); the same weights rounded to Q8_0 served as F32: min 0.059, 100%
+ * above 0.01; rounded to F16: 25% above 0.01. On quantised weights the prefill is bit-exact and honest
+ * jobs never reach it.
+ */
+export const STEPWISE_AUDIT_TRIGGER = 0.01
+
+/**
  * The tolerance for verifying a model of this weight type with the same engine settings:
  * {@link CALIBRATED_TOLERANCE} for quantised weights (replay bit-exact), {@link FLOAT_WEIGHTS_TOLERANCE}
  * for F32/F16/BF16.

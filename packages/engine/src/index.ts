@@ -7,6 +7,7 @@ export {
   FLOAT_WEIGHTS_TOLERANCE,
   isFloatWeights,
   OTHER_CPU_BUILD_QUANTISED_TOLERANCE,
+  STEPWISE_AUDIT_TRIGGER,
   toleranceForOtherCpuBuild,
   toleranceForQuantization,
 } from './calibrated-tolerance.js'

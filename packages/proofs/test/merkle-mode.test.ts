@@ -190,6 +190,46 @@ describe('merkle mode', () => {
     expect(caught / jobs).toBeLessThan(expected + 0.15)
   })
 
+  it('runs the stepwise audit only past its trigger, and it catches what the prefill tolerance lets through', async () => {
+    /** TEST DOUBLE: a float engine — its prefill drifts by `drift`, its stepwise replay is exact. */
+    const floatEngine = (drift: number) => {
+      const exact = toyExecutor(model)
+      const prefill = toyExecutor(model, drift)
+      const executor = {
+        ...exact,
+        stepwiseCalls: 0,
+        async replay(request: Parameters<typeof exact.replay>[0]) {
+          if (request.stepwise !== true) return prefill.replay(request)
+          executor.stepwiseCalls++
+          return exact.replay(request)
+        },
+      }
+      return executor
+    }
+    const exactAudit = { tolerance: { maxLogprobDelta: 1e-4, minTopKOverlap: 0.875 }, beyond: 0.02 }
+    const run = async (drift: number, cheat?: Parameters<typeof makeExchange>[0]['cheat']) => {
+      const executor = floatEngine(drift)
+      const { input } = makeExchange({ model, jobByte: 40, maxTokens: 16, ...(cheat && { cheat }) })
+      const result = await merkleMode().verify(input, { ...context, executor, exactAudit })
+      return { result, stepwise: executor.stepwiseCalls }
+    }
+    // Honest, drift below the trigger: no stepwise replay.
+    const quiet = await run(0.005)
+    expect(quiet).toMatchObject({ result: { valid: true, details: { stepwiseAudit: false } }, stepwise: 0 })
+    // Honest, unusual drift (past the trigger, within the tolerance): replayed stepwise, and it passes.
+    const loud = await run(0.03)
+    expect(loud).toMatchObject({ result: { valid: true, details: { stepwiseAudit: true } }, stepwise: 1 })
+    // A weight swap that keeps every token and moves the log-probs by 0.03 (inside the 0.05 tolerance).
+    const shifted = (steps: Parameters<NonNullable<Parameters<typeof makeExchange>[0]['cheat']>>[0]) =>
+      steps.map((s) => ({ ...s, topK: s.topK.map((e) => ({ ...e, logprob: e.logprob - 0.03 })) }))
+    const swap = await run(0, shifted)
+    expect(swap.stepwise).toBe(1)
+    expect(swap.result).toMatchObject({ valid: false, reason: expect.stringMatching(/stepwise audit/) })
+    // Without the trigger the same cheat passes: the prefill tolerance alone does not see it.
+    const { input } = makeExchange({ model, jobByte: 40, maxTokens: 16, cheat: shifted })
+    expect((await merkleMode().verify(input, { ...context, executor: floatEngine(0) })).valid).toBe(true)
+  })
+
   it('a transcript the executor refuses to replay (typed error) is invalid, not a crash', async () => {
     const { input } = makeExchange({ model })
     const refusing = {

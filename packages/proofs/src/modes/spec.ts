@@ -34,9 +34,18 @@ export interface VerificationContext {
    * Also re-execute the opened steps stepwise (`Executor.replay` with `stepwise`: as the provider decoded,
    * bit-exact on its build) and compare them with this tight tolerance: catches a precision swap or
    * perturbed weights that left every token unchanged, at about the cost of generating the answer. A
-   * verifier asks for it on a random share of jobs.
+   * verifier asks for it on a random share of jobs, and on every job whose prefill comparison looks
+   * unusual (`beyond`).
    */
-  readonly exactAudit?: { readonly tolerance: Tolerance }
+  readonly exactAudit?: {
+    readonly tolerance: Tolerance
+    /**
+     * Run it only when the teacher-forced comparison's largest |Δ log-prob| over the opened steps is
+     * above this (a suspicion trigger, set above honest prefill drift; not an accusation: the stepwise
+     * re-execution decides). Absent: always.
+     */
+    readonly beyond?: number
+  }
 }
 
 /** A field of {@link VerificationInput} or {@link VerificationContext} a mode cannot work without. */

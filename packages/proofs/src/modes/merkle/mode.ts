@@ -176,7 +176,13 @@ async function verifyMerkle(
     }
   }
 
-  if (context.exactAudit !== undefined) {
+  // The stepwise audit: asked for outright, or triggered by an opened step that drifted further than an
+  // honest prefill does (a cheat that kept every token but not the weights' numbers).
+  const exactAudit =
+    context.exactAudit?.beyond === undefined || maxDelta > context.exactAudit.beyond
+      ? context.exactAudit
+      : undefined
+  if (exactAudit !== undefined) {
     let exact: Awaited<ReturnType<typeof executor.replay>>
     try {
       exact = await executor.replay({
@@ -191,11 +197,12 @@ async function verifyMerkle(
       return invalid(`stepwise re-execution rejected the transcript: ${peerFault(error)}`)
     }
     for (let i = 0; i < proof.openings.length; i++) {
-      const verdict = compareStep(proof.openings[i]!, exact[i] ?? [], context.exactAudit.tolerance, sampling)
+      const verdict = compareStep(proof.openings[i]!, exact[i] ?? [], exactAudit.tolerance, sampling)
       if (!verdict.ok)
         return invalid(`${verdict.reason} (stepwise audit: bit-exact re-execution)`, {
           step: proof.openings[i]!.step,
           maxDelta: verdict.maxDelta,
+          stepwiseAudit: true,
         })
     }
   }
@@ -231,7 +238,12 @@ async function verifyMerkle(
       return invalid(`stepwise re-execution rejected the transcript: ${peerFault(error)}`)
     }
     if (tokenCheck.verdict === 'fail') {
-      return invalid(tokenCheck.reason, { tokenCheck, maxDelta, minOverlap })
+      return invalid(tokenCheck.reason, {
+        tokenCheck,
+        maxDelta,
+        minOverlap,
+        stepwiseAudit: exactAudit !== undefined,
+      })
     }
   }
 
@@ -241,6 +253,7 @@ async function verifyMerkle(
       auditedSteps: challenge.steps.length,
       maxDelta,
       minOverlap,
+      stepwiseAudit: exactAudit !== undefined,
       ...(tokenCheck && { tokenCheck }),
     },
   }
