@@ -3,6 +3,7 @@
  * statistics.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 
 const PROVIDER_BIN = resolve(import.meta.dirname, '../../provider/bin/infraxa-provider.js')
@@ -10,6 +11,9 @@ const ROUTER_BIN = resolve(import.meta.dirname, '../bin/infraxa-router.js')
 
 export interface ProviderProcess {
   readonly peerId: string
+  readonly pid: number
+  /** The names of the models it serves, as it printed them. */
+  readonly models: string[]
   readonly multiaddrs: string[]
   readonly metricsUrl: string
   stop(): Promise<void>
@@ -37,7 +41,12 @@ export function spawnBin(
   ready: RegExp,
   timeoutMs: number,
   { nodeArgs = [], env = {}, netns }: SpawnOptions = {},
-): Promise<{ out: string; stop(): Promise<void>; kill(signal: NodeJS.Signals): Promise<void> }> {
+): Promise<{
+  out: string
+  pid: number
+  stop(): Promise<void>
+  kill(signal: NodeJS.Signals): Promise<void>
+}> {
   const command = [process.execPath, ...nodeArgs, bin, ...args]
   if (netns !== undefined) command.unshift('ip', 'netns', 'exec', netns)
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
@@ -65,6 +74,7 @@ export function spawnBin(
       child.removeAllListeners('exit')
       resolvePromise({
         out,
+        pid: child.pid!,
         kill: (signal) =>
           new Promise<void>((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done()
@@ -89,7 +99,7 @@ export async function spawnProvider(
   timeoutMs = 60_000,
   options: SpawnOptions = {},
 ): Promise<ProviderProcess> {
-  const { out, stop, kill } = await spawnBin(
+  const { out, pid, stop, kill } = await spawnBin(
     PROVIDER_BIN,
     [...args, '--metrics', '0'],
     /metrics on \S+\/metrics/,
@@ -100,6 +110,8 @@ export async function spawnProvider(
   return {
     // The last /p2p/ component: a relayed address names the relay first.
     peerId: /\/p2p\/(\w+)$/.exec(multiaddrs[0] ?? '')?.[1] ?? '',
+    pid,
+    models: [...out.matchAll(/^serving (\S+)/gm)].map((m) => m[1]!),
     multiaddrs,
     metricsUrl: /metrics on (\S+)\/metrics/.exec(out)![1]!,
     stop,
@@ -128,6 +140,16 @@ export async function spawnRouter(
     stop,
     kill,
   }
+}
+
+/**
+ * CPU time a process has used so far, all its threads, in ms (Linux `/proc/<pid>/stat` utime + stime,
+ * at the kernel's 100 Hz clock: 10 ms resolution).
+ */
+export function processCpuMs(pid: number): number {
+  // Fields after the command name (which is in parentheses and may hold spaces): utime is the 12th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 /** The q-quantile (0..1) of xs, nearest rank. */

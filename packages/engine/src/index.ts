@@ -40,6 +40,7 @@ export { perturbModelWeights, type WeightChange } from './test-model/perturb-wei
 export { quantizeModel } from './test-model/quantize-model.js'
 export {
   BENCH_TEST_MODEL_CONFIG,
+  LARGE_BENCH_TEST_MODEL_CONFIG,
   type TestModelConfig,
   type TestModelSummary,
   TINY_TEST_MODEL_CONFIG,
