@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { parseAddress, parseAmount } from '@infraxa/chain'
 import { defaultThreads, STEPWISE_AUDIT_TRIGGER } from '@infraxa/engine'
+import type { StepwiseTrigger } from '@infraxa/proofs/modes'
 import { InfraxaError, InvalidArgumentError } from '@infraxa/protocol'
 import type { RouterPaymentOptions } from './payer.js'
 import { createRouter, type VerifyModelSource } from './router.js'
@@ -36,10 +37,10 @@ Options:
   --same-build-only          only providers on this router's own build and settings (tightest checks)
   --stepwise-audit-rate <r>  share of audited jobs also re-executed stepwise, bit-exact, 0..1 (default
                              0.05): catches weight swaps that changed no token
-  --stepwise-audit-trigger <Δ>
+  --stepwise-audit-trigger <max>[,<mean>]
                              on the other audited jobs, re-execute stepwise when an opened step's
-                             log-prob moved more than Δ (default 0.01, beyond honest prefill drift;
-                             "off": never)
+                             log-probs moved more than <max>, or all of them more than <mean> on
+                             average (default 0.01,0.003: beyond honest prefill drift; "off": never)
   --no-stepwise              do not re-check mismatching float-model jobs stepwise (bit-exact, about
                              the cost of generating them): near-tie cheats then only go grey
   --chain-rpc <url>          EVM JSON-RPC endpoint holding the stake contract (with --stake-contract):
@@ -109,11 +110,7 @@ export async function main(argv: string[]): Promise<number> {
     const stepwiseAuditRate = Number(values['stepwise-audit-rate'] ?? 0.05)
     if (!(stepwiseAuditRate >= 0 && stepwiseAuditRate <= 1))
       throw new InfraxaError('ERR_BAD_ARGUMENT', '--stepwise-audit-rate must be a number in 0..1')
-    const trigger = values['stepwise-audit-trigger']
-    const stepwiseAuditTrigger =
-      trigger === 'off' ? Number.POSITIVE_INFINITY : Number(trigger ?? STEPWISE_AUDIT_TRIGGER)
-    if (!(stepwiseAuditTrigger >= 0))
-      throw new InfraxaError('ERR_BAD_ARGUMENT', '--stepwise-audit-trigger must be a number ≥ 0 or "off"')
+    const stepwiseAuditTrigger = parseTrigger(values['stepwise-audit-trigger'] as string | undefined)
     const auditRate = Number(values['audit-rate'] ?? 1)
     if (!(auditRate >= 0 && auditRate <= 1))
       throw new InfraxaError('ERR_BAD_ARGUMENT', '--audit-rate must be in 0..1')
@@ -200,4 +197,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`infraxa-router: ${error instanceof InfraxaError ? error.message : String(error)}\n`)
     return 1
   }
+}
+
+/** `--stepwise-audit-trigger`: "off", "<max>" (the mean bound as default) or "<max>,<mean>". */
+function parseTrigger(value: string | undefined): StepwiseTrigger | false {
+  if (value === undefined) return STEPWISE_AUDIT_TRIGGER
+  if (value === 'off') return false
+  const [max, mean, ...rest] = value.split(',').map((x) => (x.trim() === '' ? Number.NaN : Number(x)))
+  const trigger = { maxDelta: max!, meanDelta: mean ?? STEPWISE_AUDIT_TRIGGER.meanDelta }
+  if (rest.length > 0 || !(trigger.maxDelta >= 0) || !(trigger.meanDelta >= 0))
+    throw new InfraxaError(
+      'ERR_BAD_ARGUMENT',
+      '--stepwise-audit-trigger must be "off", a number ≥ 0, or two of them: <max>,<mean>',
+    )
+  return trigger
 }

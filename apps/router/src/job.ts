@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto'
 import type { EngineModel } from '@infraxa/engine'
 import type { InfraxaNode } from '@infraxa/p2p'
 import { TOKEN_CHECK_EXTRA, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
-import { FRAUD_PROOF_MODE_ID, MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
+import {
+  FRAUD_PROOF_MODE_ID,
+  MERKLE_MODE_ID,
+  type ModeRegistry,
+  type StepwiseTrigger,
+} from '@infraxa/proofs/modes'
 import { samplingParamsOf } from '@infraxa/proofs/sampling'
 import {
   bytesEqual,
@@ -45,8 +50,8 @@ export interface JobSettings {
   streamCheckTokens?: number
   /** Share of audited jobs whose opened steps are also re-executed stepwise (bit-exact). */
   stepwiseAuditRate: number
-  /** Otherwise, the opened steps' prefill |Δ| past which they are re-executed stepwise all the same. */
-  stepwiseAuditTrigger: number
+  /** Otherwise, the opened steps' prefill drift past which they are re-executed stepwise all the same. */
+  stepwiseAuditTrigger: StepwiseTrigger | false
 }
 
 export interface JobDeps {
@@ -357,8 +362,8 @@ export function createJobRunner({
             ? undefined
             : Math.random() < settings.stepwiseAuditRate
               ? { tolerance: exactTolerance }
-              : Number.isFinite(settings.stepwiseAuditTrigger)
-                ? { tolerance: exactTolerance, beyond: settings.stepwiseAuditTrigger }
+              : settings.stepwiseAuditTrigger !== false
+                ? { tolerance: exactTolerance, trigger: settings.stepwiseAuditTrigger }
                 : undefined
         const result = await registry.get(MERKLE_MODE_ID).verify(
           {
@@ -376,7 +381,7 @@ export function createJobRunner({
           },
         )
         if (result.details?.stepwiseAudit === true)
-          metrics.stepwiseAudit(exactAudit?.beyond === undefined ? 'random' : 'triggered')
+          metrics.stepwiseAudit(exactAudit?.trigger === undefined ? 'random' : 'triggered')
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
         // zk_snark: the steps the audit opened under the SHA-256 root must be the ones the zk proof covers.
         const zkBound =

@@ -5,7 +5,13 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { type LoadProgress, STEPWISE_AUDIT_TRIGGER } from '@infraxa/engine'
 import { createNode, type InfraxaNode, type ReachabilityOptions } from '@infraxa/p2p'
-import { createModeRegistry, fraudProofMode, type ModeRegistry, merkleMode } from '@infraxa/proofs/modes'
+import {
+  createModeRegistry,
+  fraudProofMode,
+  type ModeRegistry,
+  merkleMode,
+  type StepwiseTrigger,
+} from '@infraxa/proofs/modes'
 import { openEnvelope } from '@infraxa/protocol'
 import { zkSnarkMode } from '@infraxa/zk'
 import { routerConsensus } from './consensus.js'
@@ -108,12 +114,12 @@ export interface RouterOptions {
    */
   stepwiseAuditRate?: number
   /**
-   * On every other audited job of such a provider, the stepwise audit runs when an opened step's
-   * teacher-forced |Δ log-prob| is above this: beyond honest prefill drift (~1% of honest float jobs pay
-   * it), below what a precision swap moves (every F32 → Q8_0 job measured). `Infinity`: never.
-   * @default STEPWISE_AUDIT_TRIGGER (0.01)
+   * On every other audited job of such a provider, the stepwise audit runs when the opened steps drifted
+   * further than an honest prefill does: one step past `maxDelta`, or all of them past `meanDelta` on
+   * average (2.5% of honest float jobs pay it; every F32 → Q8_0 job and 199 of 200 F32 → F16 ones
+   * measured). `false`: never. @default STEPWISE_AUDIT_TRIGGER ({ maxDelta: 0.01, meanDelta: 0.003 })
    */
-  stepwiseAuditTrigger?: number
+  stepwiseAuditTrigger?: StepwiseTrigger | false
   /**
    * Verified streaming: tokens re-executed per chunk before their text is released (smaller: text sooner,
    * more replay calls). @default 16

@@ -14,11 +14,11 @@ describe('infraxa-router CLI', () => {
       await main(['--audit-rate', '2', '--http', '127.0.0.1:0', '--data-dir', '/tmp/infraxa-router-cli']),
     ).toBe(1)
     expect(await main(['--audit-steps', '0', '--data-dir', '/tmp/infraxa-router-cli'])).toBe(1)
-    for (const bad of ['-1', 'soon'])
+    for (const bad of ['-1', 'soon', '0.01,', '0.01,0.003,1'])
       expect(await main([`--stepwise-audit-trigger=${bad}`, '--data-dir', '/tmp/infraxa-router-cli'])).toBe(1)
     const said = err.mock.calls.map((c) => String(c[0])).join('')
     expect(said).toMatch(/--audit-rate must be in 0\.\.1/)
-    expect(said).toMatch(/--stepwise-audit-trigger must be a number ≥ 0 or "off"/)
+    expect(said).toMatch(/--stepwise-audit-trigger must be "off", a number ≥ 0, or two of them/)
   })
 
   it('refuses half a chain configuration, bad amounts and addresses, and an endpoint that does not answer', async () => {

@@ -268,8 +268,8 @@ describe('attack suite: token and weight cheats, measured', () => {
       for (const row of await measure('honest control', storiesPath())) {
         expect(row.falseAccusations).toBe(0)
         expect(row.differed).toBe(0)
-        // The drift trigger fires on ~1% of honest jobs (measured): a stepwise replay each, no penalty.
-        expect(row.triggered).toBeLessThanOrEqual(Math.ceil(row.jobs / 10))
+        // The drift trigger fires on ~3% of honest jobs (measured): a stepwise replay each, no penalty.
+        expect(row.triggered).toBeLessThanOrEqual(Math.max(5, Math.ceil(row.jobs / 10)))
       }
     },
     TIMEOUT,
@@ -421,8 +421,8 @@ describe('attack suite: token and weight cheats, measured', () => {
     async () => {
       const path = join(dir, 'stories-as-q8_0.gguf')
       await perturbModelWeights({ from: storiesPath(), to: path, roundTo: 'q8_0' })
-      // Q8_0 rounding moves every job's opened steps past the drift trigger (min 0.059 measured, honest
-      // max 0.015): each job is re-executed stepwise, bit-exact, or fails the tolerance outright.
+      // Q8_0 rounding moves every job's opened steps past the drift trigger (largest |Δ| min 0.059
+      // measured, honest max 0.02): each job is re-executed stepwise, bit-exact, or fails the tolerance.
       for (const row of await measure('F32 → Q8_0 weights', path)) expect(row.caught).toBe(row.jobs)
     },
     TIMEOUT,
@@ -438,10 +438,13 @@ describe('attack suite: token and weight cheats, measured', () => {
         for (const row of rowsOut)
           if (row.differed > 0) expect(row.caught / row.differed).toBeGreaterThanOrEqual(0.9)
       }
-      // Q4_0 rounding: every job caught. F16 rounding mostly stays below the drift trigger (caught when
-      // it changed the answer, or drew the stepwise audit).
+      // Q4_0 rounding: every job caught. F16 rounding moves each opened step by about as much as honest
+      // prefill drift does at its worst, but every step: the trigger's mean bound sends nearly every job
+      // to the stepwise audit (199 of 200 measured).
       for (const row of rows.filter((r) => r.attack === 'F32 → Q4_0 weights'))
         expect(row.caught).toBe(row.jobs)
+      for (const row of rows.filter((r) => r.attack === 'F32 → F16 weights'))
+        expect(row.caught).toBeGreaterThanOrEqual(0.9 * row.jobs)
       // With a stepwise (bit-exact) audit on every job, even the swaps that changed no token are caught,
       // and an honest provider still is not.
       const f16 = join(dir, 'stories-as-f16.gguf')

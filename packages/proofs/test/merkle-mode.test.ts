@@ -206,7 +206,10 @@ describe('merkle mode', () => {
       }
       return executor
     }
-    const exactAudit = { tolerance: { maxLogprobDelta: 1e-4, minTopKOverlap: 0.875 }, beyond: 0.02 }
+    const exactAudit = {
+      tolerance: { maxLogprobDelta: 1e-4, minTopKOverlap: 0.875 },
+      trigger: { maxDelta: 0.02, meanDelta: 0.01 },
+    }
     const run = async (drift: number, cheat?: Parameters<typeof makeExchange>[0]['cheat']) => {
       const executor = floatEngine(drift)
       const { input } = makeExchange({ model, jobByte: 40, maxTokens: 16, ...(cheat && { cheat }) })
@@ -220,11 +223,18 @@ describe('merkle mode', () => {
     const loud = await run(0.03)
     expect(loud).toMatchObject({ result: { valid: true, details: { stepwiseAudit: true } }, stepwise: 1 })
     // A weight swap that keeps every token and moves the log-probs by 0.03 (inside the 0.05 tolerance).
-    const shifted = (steps: Parameters<NonNullable<Parameters<typeof makeExchange>[0]['cheat']>>[0]) =>
-      steps.map((s) => ({ ...s, topK: s.topK.map((e) => ({ ...e, logprob: e.logprob - 0.03 })) }))
+    const shiftedBy =
+      (by: number) => (steps: Parameters<NonNullable<Parameters<typeof makeExchange>[0]['cheat']>>[0]) =>
+        steps.map((s) => ({ ...s, topK: s.topK.map((e) => ({ ...e, logprob: e.logprob - by })) }))
+    const shifted = shiftedBy(0.03)
     const swap = await run(0, shifted)
     expect(swap.stepwise).toBe(1)
     expect(swap.result).toMatchObject({ valid: false, reason: expect.stringMatching(/stepwise audit/) })
+    // A smaller swap that moves every opened step a little (each under maxDelta, their mean over
+    // meanDelta): triggered by the mean, caught.
+    const small = await run(0, shiftedBy(0.015))
+    expect(small.stepwise).toBe(1)
+    expect(small.result).toMatchObject({ valid: false, reason: expect.stringMatching(/stepwise audit/) })
     // Without the trigger the same cheat passes: the prefill tolerance alone does not see it.
     const { input } = makeExchange({ model, jobByte: 40, maxTokens: 16, cheat: shifted })
     expect((await merkleMode().verify(input, { ...context, executor: floatEngine(0) })).valid).toBe(true)

@@ -19,6 +19,7 @@ export {
 export { LOCAL_FAULTS, MERKLE_MODE_ID, merkleMode } from './merkle/index.js'
 export { createModeRegistry, type ModeRegistry } from './registry.js'
 export type {
+  StepwiseTrigger,
   VerificationContext,
   VerificationInput,
   VerificationMode,

@@ -40,12 +40,23 @@ export interface VerificationContext {
   readonly exactAudit?: {
     readonly tolerance: Tolerance
     /**
-     * Run it only when the teacher-forced comparison's largest |Δ log-prob| over the opened steps is
-     * above this (a suspicion trigger, set above honest prefill drift; not an accusation: the stepwise
-     * re-execution decides). Absent: always.
+     * Run it only when the teacher-forced comparison of the opened steps looks unusual (a suspicion
+     * trigger, set above honest prefill drift; not an accusation: the stepwise re-execution decides).
+     * Absent: always.
      */
-    readonly beyond?: number
+    readonly trigger?: StepwiseTrigger
   }
+}
+
+/**
+ * When a stepwise audit runs, from each opened step's largest |Δ log-prob| against the teacher-forced
+ * prefill: when the largest of them is above `maxDelta` (one step drifted far) or their mean is above
+ * `meanDelta` (every step drifted a little: honest prefill drift is mostly ~1e-4 with rare spikes, a
+ * rounding of the weights moves every step).
+ */
+export interface StepwiseTrigger {
+  readonly maxDelta: number
+  readonly meanDelta: number
 }
 
 /** A field of {@link VerificationInput} or {@link VerificationContext} a mode cannot work without. */

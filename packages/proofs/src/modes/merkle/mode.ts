@@ -158,10 +158,12 @@ async function verifyMerkle(
   }
   const recomputed = replayed.slice(0, challenge.steps.length).map((d) => d.slice(0, k))
   let maxDelta = 0
+  let sumDelta = 0
   let minOverlap = 1
   for (let i = 0; i < proof.openings.length; i++) {
     const verdict = compareStep(proof.openings[i]!, recomputed[i] ?? [], tolerance, sampling)
     maxDelta = Math.max(maxDelta, verdict.maxDelta)
+    sumDelta += verdict.maxDelta
     minOverlap = Math.min(minOverlap, verdict.overlap)
     if (!verdict.ok) return invalid(verdict.reason, { step: proof.openings[i]!.step, maxDelta, minOverlap })
   }
@@ -178,8 +180,10 @@ async function verifyMerkle(
 
   // The stepwise audit: asked for outright, or triggered by an opened step that drifted further than an
   // honest prefill does (a cheat that kept every token but not the weights' numbers).
+  const trigger = context.exactAudit?.trigger
+  const meanDelta = proof.openings.length > 0 ? sumDelta / proof.openings.length : 0
   const exactAudit =
-    context.exactAudit?.beyond === undefined || maxDelta > context.exactAudit.beyond
+    trigger === undefined || maxDelta > trigger.maxDelta || meanDelta > trigger.meanDelta
       ? context.exactAudit
       : undefined
   if (exactAudit !== undefined) {
