@@ -178,8 +178,9 @@ async function verifyMerkle(
     }
   }
 
-  // The stepwise audit: asked for outright, or triggered by an opened step that drifted further than an
-  // honest prefill does (a cheat that kept every token but not the weights' numbers).
+  // The stepwise audit: asked for outright, or triggered when the opened steps drifted further than an
+  // honest prefill does — one of them far, or all of them a little (a cheat that kept every token but not
+  // the weights' numbers).
   const trigger = context.exactAudit?.trigger
   const meanDelta = proof.openings.length > 0 ? sumDelta / proof.openings.length : 0
   const exactAudit =
