@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { EngineModel } from '@infraxa/engine'
 import type { InfraxaNode } from '@infraxa/p2p'
-import { TOKEN_CHECK_EXTRA, type TokenVerdict, vrfPublicKey } from '@infraxa/proofs/audit'
+import { TOKEN_CHECK_EXTRA, type TokenVerdict, type Tolerance, vrfPublicKey } from '@infraxa/proofs/audit'
 import {
   FRAUD_PROOF_MODE_ID,
   MERKLE_MODE_ID,
@@ -357,14 +357,12 @@ export function createJobRunner({
         // drifted further than an honest prefill does, the opened steps are re-executed stepwise too and
         // must match bit for bit: a cheat that left every token unchanged shows there.
         const exactTolerance = verifyModels.exactAuditFor(args.modelHash, response.engine)
-        const exactAudit =
-          exactTolerance === undefined
-            ? undefined
-            : Math.random() < settings.stepwiseAuditRate
-              ? { tolerance: exactTolerance }
-              : settings.stepwiseAuditTrigger !== false
-                ? { tolerance: exactTolerance, trigger: settings.stepwiseAuditTrigger }
-                : undefined
+        let exactAudit: { tolerance: Tolerance; trigger?: StepwiseTrigger } | undefined
+        if (exactTolerance !== undefined) {
+          if (Math.random() < settings.stepwiseAuditRate) exactAudit = { tolerance: exactTolerance }
+          else if (settings.stepwiseAuditTrigger !== false)
+            exactAudit = { tolerance: exactTolerance, trigger: settings.stepwiseAuditTrigger }
+        }
         const result = await registry.get(MERKLE_MODE_ID).verify(
           {
             request: requestEnvelope,

@@ -34,8 +34,8 @@ export interface VerificationContext {
    * Also re-execute the opened steps stepwise (`Executor.replay` with `stepwise`: as the provider decoded,
    * bit-exact on its build) and compare them with this tight tolerance: catches a precision swap or
    * perturbed weights that left every token unchanged, at about the cost of generating the answer. A
-   * verifier asks for it on a random share of jobs, and on every job whose prefill comparison looks
-   * unusual (`beyond`).
+   * verifier asks for it on a random share of jobs, and (with `trigger`) on every job whose prefill
+   * comparison looks unusual.
    */
   readonly exactAudit?: {
     readonly tolerance: Tolerance
