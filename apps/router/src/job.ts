@@ -3,6 +3,7 @@ import type { EngineModel } from '@infraxa/engine'
 import type { InfraxaNode } from '@infraxa/p2p'
 import { TOKEN_CHECK_EXTRA, type TokenVerdict, type Tolerance, vrfPublicKey } from '@infraxa/proofs/audit'
 import {
+  type Executor,
   FRAUD_PROOF_MODE_ID,
   MERKLE_MODE_ID,
   type ModeRegistry,
@@ -35,6 +36,7 @@ import type { RouterMetrics } from './metrics.js'
 import type { ProviderTable } from './provider-table.js'
 import type { ReceiptStore } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
+import { streamCacheExecutor } from './stream-cache-executor.js'
 import type { TokenEvidence } from './token-evidence.js'
 import { sameEngineClaims, type VerifyModels } from './verify-models.js'
 import type { AuditFailedHook } from './watcher.js'
@@ -363,21 +365,27 @@ export function createJobRunner({
           else if (settings.stepwiseAuditTrigger !== false)
             exactAudit = { tolerance: exactTolerance, trigger: settings.stepwiseAuditTrigger }
         }
-        const result = await registry.get(MERKLE_MODE_ID).verify(
-          {
-            request: requestEnvelope,
-            response: responseEnvelope,
-            challenge: challengeEnvelope,
-            auditProof: auditProofEnvelope,
-          },
-          {
-            executor: executor!,
-            tolerance,
-            minAuditSteps: Math.min(auditSteps, response.stepCount),
-            ...(tokenNoise && { tokenNoise }),
-            ...(exactAudit && { exactAudit }),
-          },
-        )
+        const auditProof = auditProofEnvelope
+        const verifyAudit = (auditor: Executor) =>
+          registry.get(MERKLE_MODE_ID).verify(
+            {
+              request: requestEnvelope,
+              response: responseEnvelope,
+              challenge: challenge.envelope,
+              auditProof,
+            },
+            {
+              executor: auditor,
+              tolerance,
+              minAuditSteps: Math.min(auditSteps, response.stepCount),
+              ...(tokenNoise && { tokenNoise }),
+              ...(exactAudit && { exactAudit }),
+            },
+          )
+        // After verified streaming the answer is in the engine's cache: the opened steps cost a token each.
+        // A failure there is re-audited as any other verifier evaluates it before it counts.
+        let result = await verifyAudit(release === 'verified' ? streamCacheExecutor(executor!) : executor!)
+        if (!result.valid && release === 'verified') result = await verifyAudit(executor!)
         if (result.details?.stepwiseAudit === true)
           metrics.stepwiseAudit(exactAudit?.trigger === undefined ? 'random' : 'triggered')
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck

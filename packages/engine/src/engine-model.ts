@@ -18,7 +18,9 @@ import { asLlamaToken, asLlamaTokens } from './llama-token.js'
 import { type ModelIdentity, modelIdentity } from './model-identity.js'
 import { type ChatMessage, promptTokensForMessages, promptTokensForText } from './prompt-template.js'
 import {
+  cutsCache,
   type ReplayRequest,
+  replayFromCutCache,
   replayPositions,
   replayStepwise,
   replayTokens,
@@ -273,6 +275,11 @@ export class EngineModel implements AsyncDisposable {
           // Decoding's own evaluation order; the cache it leaves is not a replay prefix to reuse.
           slot.replayed = []
           return await replayStepwise(sequence, request)
+        }
+        if (cutsCache(request, kept)) {
+          const result = await replayFromCutCache(sequence, request)
+          slot.replayed = replayTokens(request).slice(0, promptTokens.length + Math.min(...positions))
+          return result
         }
         const result = await replayPositions(sequence, request, kept)
         slot.replayed = replayTokens(request)

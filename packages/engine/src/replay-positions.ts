@@ -28,6 +28,16 @@ export interface ReplayRequest {
    */
   reuseCache?: boolean
   /**
+   * With `reuseCache`, where the cache already holds every token before the last wanted position (a
+   * stream check left the whole answer in it): evaluate each wanted position as one token on the cache
+   * cut back to just before it, the last first — a token each instead of a prefill from the first wanted
+   * position on. Those logits are decoding's (one token on the cached KV), not a prefill's: on quantised
+   * weights the same bits, on float weights within the same honest drift. Where the cache does not hold
+   * them, as `reuseCache` alone.
+   * @default false
+   */
+  cutCache?: boolean
+  /**
    * Evaluate as decoding does instead of in one prefill: the prompt in one evaluation, then each output
    * token alone. On the provider's build and settings, with float weights too, this reproduces its
    * decoding bit for bit (a batched prefill sums in another order: float log-probs move by ~1e-3), at
@@ -46,14 +56,21 @@ export function replayTokens(request: ReplayRequest): number[] {
 /**
  * How many leading tokens of this replay the sequence may keep from `cached` (what the previous replay
  * left in its KV cache): their common prefix, but never a position whose distribution is wanted (its
- * logits must be computed now).
+ * logits must be computed now) — unless the request may cut the cache ({@link ReplayRequest.cutCache})
+ * and it holds every token before the last wanted position: then all of the common prefix.
  */
 export function reusableTokens(cached: readonly number[], request: ReplayRequest): number {
   const tokens = replayTokens(request)
   const firstWanted = request.promptTokens.length - 1 + Math.min(...request.positions)
   let common = 0
   while (common < cached.length && common < tokens.length && cached[common] === tokens[common]) common++
+  if (cutsCache(request, common)) return common
   return Math.min(common, firstWanted)
+}
+
+/** Whether a replay that keeps `kept` cached tokens evaluates its positions from the cut cache. */
+export function cutsCache(request: ReplayRequest, kept: number): boolean {
+  return request.cutCache === true && kept >= replayTokens(request).length - 1
 }
 
 /**
@@ -91,6 +108,33 @@ export async function replayPositions(
     )
   }
   return positions.map((t) => byIndex.get(promptTokens.length - 1 + t)!.map((entry) => ({ ...entry })))
+}
+
+/**
+ * Evaluates each requested position as one token on the KV cache cut back to just before it, the last
+ * position first; the cache must hold every token before the last one ({@link cutsCache}). Leaves the
+ * cache holding `prompt ‖ output[0..min(positions)-1]`. Returns the top-k at each requested position,
+ * aligned with `positions`.
+ */
+export async function replayFromCutCache(
+  sequence: LlamaContextSequence,
+  request: ReplayRequest,
+): Promise<TokenLogprob[][]> {
+  const { promptTokens, positions, topK } = request
+  const tokens = replayTokens(request)
+  const relative = new Set(request.relativePositions ?? [])
+  const byStep = new Map<number, TokenLogprob[]>()
+  for (const t of [...new Set(positions)].sort((a, b) => b - a)) {
+    const index = promptTokens.length - 1 + t
+    const cached = sequence.contextTokens.length
+    if (cached > index) await sequence.eraseContextTokenRanges([{ start: index, end: cached }])
+    const token = tokens[index]!
+    const [output] = await sequence.controlledEvaluate([
+      relative.has(t) ? withRelativeDistribution(token, topK) : withDistribution(token),
+    ])
+    byStep.set(t, relative.has(t) ? readRelativeTopK(output, topK) : readTopK(output, topK))
+  }
+  return positions.map((t) => byStep.get(t)!.map((entry) => ({ ...entry })))
 }
 
 /** The entries of a relative (top-k renormalised) distribution, most likely first (ties: lower id). */

@@ -394,6 +394,70 @@ describe('replay', () => {
     expect(reused).toEqual(fresh)
   })
 
+  it('audits positions from a checked stream’s cache one token each (cutCache), with decoding’s bits on Q8_0', async () => {
+    const result = await generatedQ8.generate({ promptTokens: [1, 290, 291], maxTokens: 60 }).result
+    const n = result.outputTokens.length
+    const streamCheck = async (model: EngineModel, r: GenerationResult) => {
+      for (let from = 0; from < r.outputTokens.length; from += 16) {
+        const positions = Array.from(
+          { length: Math.min(16, r.outputTokens.length - from) },
+          (_, i) => from + i,
+        )
+        const outputTokens = r.outputTokens.slice(0, from + positions.length)
+        await model.replay({
+          ...r,
+          outputTokens,
+          positions,
+          topK: 8,
+          relativePositions: positions,
+          reuseCache: true,
+        })
+      }
+    }
+    await streamCheck(generatedQ8, result)
+    const positions = [40, 5, 22, 22, n - 1]
+    const cut = await generatedQ8.replay({ ...result, positions, topK: 8, reuseCache: true, cutCache: true })
+    expect(cut).toEqual(positions.map((t) => result.steps[t]!.topK))
+    // The cache now ends before step 5: a later position falls back to a prefill, still right.
+    const later = await generatedQ8.replay({
+      ...result,
+      positions: [50],
+      topK: 8,
+      reuseCache: true,
+      cutCache: true,
+    })
+    expect(later).toEqual([result.steps[50]!.topK])
+    // A cache of other tokens is not cut into: the replay of these tokens is as from scratch.
+    const other = [...result.outputTokens]
+    other[3] = (other[3]! + 1) % 512
+    await streamCheck(generatedQ8, { ...result, outputTokens: other })
+    const afterOther = await generatedQ8.replay({
+      ...result,
+      positions: [30, 10],
+      topK: 8,
+      cutCache: true,
+      reuseCache: true,
+    })
+    expect(afterOther).toEqual([result.steps[30]!.topK, result.steps[10]!.topK])
+
+    // F32: the cut cache's logits are decoding's on a prefill-built cache, within the honest drift of a prefill.
+    const f32 = await stories.generate({ promptTokens: [1, 300, 301], maxTokens: 48 }).result
+    const steps = [3, 17, 30, 47]
+    const fresh = await stories.replay({ ...f32, positions: steps, topK: 8 })
+    await streamCheck(stories, f32)
+    const fromCache = await stories.replay({
+      ...f32,
+      positions: steps,
+      topK: 8,
+      reuseCache: true,
+      cutCache: true,
+    })
+    steps.forEach((t, i) => {
+      expect(fromCache[i]!.map((e) => e.id)).toEqual(fresh[i]!.map((e) => e.id))
+      expect(distributionDistance(fromCache[i]!, f32.steps[t]!.topK).maxLogprobDelta).toBeLessThan(0.01)
+    })
+  })
+
   it('returns relative (top-k renormalised) distributions whose log-prob differences are the full ones', async () => {
     for (const model of [stories, generatedQ8]) {
       const result = await model.generate({ promptTokens: [1, 300, 301], maxTokens: 24 }).result
