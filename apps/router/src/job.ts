@@ -36,7 +36,7 @@ import type { RouterMetrics } from './metrics.js'
 import type { ProviderTable } from './provider-table.js'
 import type { ReceiptStore } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
-import { streamCacheExecutor } from './stream-cache-executor.js'
+import { auditAfterStream } from './stream-cache-executor.js'
 import type { TokenEvidence } from './token-evidence.js'
 import { sameEngineClaims, type VerifyModels } from './verify-models.js'
 import type { AuditFailedHook } from './watcher.js'
@@ -382,10 +382,12 @@ export function createJobRunner({
               ...(exactAudit && { exactAudit }),
             },
           )
-        // After verified streaming the answer is in the engine's cache: the opened steps cost a token each.
-        // A failure there is re-audited as any other verifier evaluates it before it counts.
-        let result = await verifyAudit(release === 'verified' ? streamCacheExecutor(executor!) : executor!)
-        if (!result.valid && release === 'verified') result = await verifyAudit(executor!)
+        // After verified streaming the answer is in the engine's cache: the opened steps cost a token each
+        // (a failure there is re-audited as any other verifier evaluates it before it counts).
+        const result =
+          release === 'verified'
+            ? await auditAfterStream(executor!, verifyAudit)
+            : await verifyAudit(executor!)
         if (result.details?.stepwiseAudit === true)
           metrics.stepwiseAudit(exactAudit?.trigger === undefined ? 'random' : 'triggered')
         tokenCheck = (result.details?.tokenCheck as TokenVerdict | undefined) ?? tokenCheck
