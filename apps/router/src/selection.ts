@@ -11,16 +11,18 @@ export interface Candidate {
 
 /**
  * The selection score: reputation, discounted by reported load and by latency relative to a
- * reference (1 s). Higher is better.
+ * reference (1 s). Higher is better. A provider never measured counts `unmeasuredLatencyMs`.
  */
-export function selectionScore(c: Candidate): number {
-  const latency = c.latencyMs ?? 250
+export function selectionScore(c: Candidate, unmeasuredLatencyMs = 250): number {
+  const latency = c.latencyMs ?? unmeasuredLatencyMs
   return c.score * (1 - 0.8 * Math.min(1, Math.max(0, c.load))) * (1000 / (1000 + latency))
 }
 
 /**
  * Power-of-two-choices: draw two distinct candidates uniformly and keep the better one. Spreads load
- * where always taking the best would herd every request onto one provider.
+ * where always taking the best would herd every request onto one provider. A provider never measured
+ * counts as fast as the fastest measured one (optimism under uncertainty): it is tried and measured,
+ * where a fixed guess would have it lose every draw to one measured once on short jobs.
  *
  * @param random - uniform in [0, 1) (injectable for tests). @default Math.random
  */
@@ -35,7 +37,16 @@ export function pickProvider<C extends Candidate>(
   if (j >= i) j++
   const a = candidates[i]!
   const b = candidates[j]!
-  return selectionScore(a) >= selectionScore(b) ? a : b
+  const unmeasured = fastestMeasured(candidates)
+  return selectionScore(a, unmeasured) >= selectionScore(b, unmeasured) ? a : b
+}
+
+/** The lowest measured latency among the candidates (undefined: none measured, the default guess). */
+function fastestMeasured(candidates: readonly Candidate[]): number | undefined {
+  let fastest: number | undefined
+  for (const c of candidates)
+    if (c.latencyMs !== undefined && (fastest === undefined || c.latencyMs < fastest)) fastest = c.latencyMs
+  return fastest
 }
 
 /**

@@ -96,6 +96,24 @@ describe('selection', () => {
     expect(pickProvider([])).toBeUndefined()
   })
 
+  it('tries a provider never measured instead of herding onto one measured once on short jobs', () => {
+    let seed = 3
+    const random = () => {
+      seed = (seed * 16807) % 2147483647
+      return seed / 2147483647
+    }
+    // Both trusted, same score: one served a 40 ms job, the other has not served yet.
+    const pair = [c('measured', 0.9, 0, 40), c('fresh', 0.9, 0)]
+    let toFresh = 0
+    for (let i = 0; i < 1000; i++) if (pickProvider(pair, random)!.peerId === 'fresh') toFresh++
+    expect(toFresh).toBeGreaterThan(300)
+    // Once measured, it competes on what was measured.
+    const measuredBoth = [c('measured', 0.9, 0, 40), c('slow', 0.9, 0, 900)]
+    for (let i = 0; i < 50; i++) expect(pickProvider(measuredBoth, random)!.peerId).toBe('measured')
+    // With nothing measured, the default guess (250 ms) is the same for all: reputation decides.
+    expect(selectionScore(c('x', 0.9, 0))).toBe(selectionScore(c('y', 0.9, 0, 250)))
+  })
+
   it('gives newcomers a bounded share beside a trusted provider (fair probation, Sybils capped)', () => {
     let seed = 7
     const random = () => {
