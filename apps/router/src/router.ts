@@ -116,7 +116,7 @@ export interface RouterOptions {
   /**
    * On every other audited job of such a provider, the stepwise audit runs when the opened steps drifted
    * further than an honest prefill does: one step past `maxDelta`, or all of them past `meanDelta` on
-   * average (2.5% of honest float jobs pay it; every F32 → Q8_0 job and 199 of 200 F32 → F16 ones
+   * average (2.5% of honest float jobs pay it; every F32 → Q8_0 job and 198–200 of 200 F32 → F16 ones
    * measured). `false`: never. @default STEPWISE_AUDIT_TRIGGER ({ maxDelta: 0.01, meanDelta: 0.003 })
    */
   stepwiseAuditTrigger?: StepwiseTrigger | false

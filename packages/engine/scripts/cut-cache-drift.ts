@@ -12,11 +12,11 @@ import { join, resolve } from 'node:path'
 import {
   distributionDistance,
   type EngineModel,
-  type GenerationResult,
   loadModel,
   perturbModelWeights,
   type TokenLogprob,
 } from '../src/index.js'
+import { checkStreamInChunks } from '../test/support/stream-check.js'
 
 const jobs = Number(process.argv[2] ?? 400)
 const real =
@@ -38,20 +38,6 @@ const add = (row: string, deltas: number[]) => {
   r.largest.push(Math.max(...deltas))
   r.mean.push(deltas.reduce((a, b) => a + b, 0) / deltas.length)
 }
-const streamCheck = async (r: GenerationResult) => {
-  for (let from = 0; from < r.outputTokens.length; from += 16) {
-    const positions = Array.from({ length: Math.min(16, r.outputTokens.length - from) }, (_, i) => from + i)
-    const outputTokens = r.outputTokens.slice(0, from + positions.length)
-    await verifier.replay({
-      ...r,
-      outputTokens,
-      positions,
-      topK: 10,
-      relativePositions: positions,
-      reuseCache: true,
-    })
-  }
-}
 try {
   for (let j = 0; j < jobs; j++) {
     for (const [label, provider] of [
@@ -68,7 +54,7 @@ try {
       const deltas = (replayed: TokenLogprob[][]) =>
         positions.map((t, i) => distributionDistance(r.steps[t]!.topK, replayed[i]!).maxLogprobDelta)
       add(`${label}, fresh prefill`, deltas(await verifier.replay({ ...r, positions, topK: 8 })))
-      await streamCheck(r)
+      await checkStreamInChunks(verifier, r, 10)
       const cut = await verifier.replay({ ...r, positions, topK: 8, reuseCache: true, cutCache: true })
       add(`${label}, cut cache`, deltas(cut))
     }

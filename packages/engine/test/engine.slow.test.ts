@@ -22,6 +22,7 @@ import {
   testModelBytes,
   writeTestModel,
 } from '../src/index.js'
+import { checkStreamInChunks } from './support/stream-check.js'
 import { testModelPath } from './support/test-model-path.js'
 
 const THREADS = 1
@@ -397,24 +398,7 @@ describe('replay', () => {
   it('audits positions from a checked stream’s cache one token each (cutCache), with decoding’s bits on Q8_0', async () => {
     const result = await generatedQ8.generate({ promptTokens: [1, 290, 291], maxTokens: 60 }).result
     const n = result.outputTokens.length
-    const streamCheck = async (model: EngineModel, r: GenerationResult) => {
-      for (let from = 0; from < r.outputTokens.length; from += 16) {
-        const positions = Array.from(
-          { length: Math.min(16, r.outputTokens.length - from) },
-          (_, i) => from + i,
-        )
-        const outputTokens = r.outputTokens.slice(0, from + positions.length)
-        await model.replay({
-          ...r,
-          outputTokens,
-          positions,
-          topK: 8,
-          relativePositions: positions,
-          reuseCache: true,
-        })
-      }
-    }
-    await streamCheck(generatedQ8, result)
+    await checkStreamInChunks(generatedQ8, result, 8)
     const positions = [40, 5, 22, 22, n - 1]
     const cut = await generatedQ8.replay({ ...result, positions, topK: 8, reuseCache: true, cutCache: true })
     expect(cut).toEqual(positions.map((t) => result.steps[t]!.topK))
@@ -430,7 +414,7 @@ describe('replay', () => {
     // A cache of other tokens is not cut into: the replay of these tokens is as from scratch.
     const other = [...result.outputTokens]
     other[3] = (other[3]! + 1) % 512
-    await streamCheck(generatedQ8, { ...result, outputTokens: other })
+    await checkStreamInChunks(generatedQ8, { ...result, outputTokens: other }, 8)
     const afterOther = await generatedQ8.replay({
       ...result,
       positions: [30, 10],
@@ -444,7 +428,7 @@ describe('replay', () => {
     const f32 = await stories.generate({ promptTokens: [1, 300, 301], maxTokens: 48 }).result
     const steps = [3, 17, 30, 47]
     const fresh = await stories.replay({ ...f32, positions: steps, topK: 8 })
-    await streamCheck(stories, f32)
+    await checkStreamInChunks(stories, f32, 8)
     const fromCache = await stories.replay({
       ...f32,
       positions: steps,
