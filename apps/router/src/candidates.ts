@@ -1,4 +1,5 @@
 import type { CompletionRequest } from './http.js'
+import { expectedJobMs } from './latency.js'
 import { ProviderTable } from './provider-table.js'
 import type { ReputationBook } from './reputation.js'
 import type { Scheduler } from './scheduler.js'
@@ -85,7 +86,7 @@ export function eligibleProviders(
       publicKey: provider.publicKey,
       score,
       load,
-      latencyMs: provider.latencyMs,
+      latencyMs: expectedJobMs(provider.latency, req.maxTokens),
       onProbation,
       room,
     })

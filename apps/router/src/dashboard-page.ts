@@ -58,6 +58,7 @@ function renderProviders(d) {
         m.name, m.quantization, el('td', m.build + (m.same_build_as_router === false ? ' (other build)' : ''), 'wrap'),
         m.active_jobs + '/' + (m.max_concurrent_jobs || '?') + (m.queued_jobs ? ' +' + m.queued_jobs + ' queued' : ''),
         String(p.router_jobs_in_flight),
+        p.ms_per_token === null ? '…' : p.ms_per_token + ' ms/token, first ' + p.first_token_ms + ' ms',
         p.reputation.score.toFixed(3), String(p.reputation.total_jobs),
         badge(providerState(p.reputation)),
         el('td', p.reputation.ban_reason || '', 'wrap'),
@@ -68,13 +69,13 @@ function renderProviders(d) {
     });
   });
   d.banned.forEach(function (b) {
-    var tr = row([cell(el('code', short(b.peer_id))), '—', '', '', '', '', b.reputation.score.toFixed(3),
+    var tr = row([cell(el('code', short(b.peer_id))), '—', '', '', '', '', '', b.reputation.score.toFixed(3),
       String(b.reputation.total_jobs), badge('banned'), el('td', b.reputation.ban_reason || '', 'wrap')]);
     tr.dataset.peer = b.peer_id;
     tr.dataset.state = 'banned';
     rows.push(tr);
   });
-  fill(document.getElementById('providers'), rows, 'no provider known yet', 10);
+  fill(document.getElementById('providers'), rows, 'no provider known yet', 11);
 }
 function renderJobs(d) {
   var rows = d.jobs.map(function (j) {
@@ -184,7 +185,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
 <h2>Providers</h2>
 <table>
-<thead><tr><th>peer</th><th>model</th><th>weights</th><th>build</th><th>load</th><th>this router's jobs</th><th>reputation</th><th>jobs</th><th>state</th><th>reason</th></tr></thead>
+<thead><tr><th>peer</th><th>model</th><th>weights</th><th>build</th><th>load</th><th>this router's jobs</th><th>speed</th><th>reputation</th><th>jobs</th><th>state</th><th>reason</th></tr></thead>
 <tbody id="providers"></tbody>
 </table>
 

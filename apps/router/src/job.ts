@@ -234,6 +234,9 @@ export function createJobRunner({
       onFailure: () => stopStream.abort(),
     })
     let responseEnvelope: SignedEnvelope | undefined
+    // When token frames came in: the provider's speed apart from the job's length (latency.ts).
+    let firstTokenAt: number | undefined
+    let lastTokenAt = 0
     let modeProofBytes: Uint8Array | undefined
     const signal = AbortSignal.any([args.signal, AbortSignal.timeout(jobTimeoutMs), stopStream.signal])
     try {
@@ -251,6 +254,9 @@ export function createJobRunner({
           if (!bytesEqual(decoded.value.jobId, jobId))
             throw new InfraxaError('ERR_PROTOCOL_VIOLATION', 'provider streamed a chunk of another job')
           answer.push(decoded.value.step, decoded.value.token)
+          const at = performance.now()
+          firstTokenAt ??= at
+          lastTokenAt = at
         } else if (decoded.case === 'response') {
           responseEnvelope = decoded.value
         } else if (decoded.case === 'zkProof') {
@@ -472,7 +478,12 @@ export function createJobRunner({
     if (tokenCheck?.verdict === 'grey')
       reputation.record(providerId, 'grey', { jobId: jobHex, reason: tokenCheck.reason })
     else if (audited > 0) reputation.record(providerId, 'success', { jobId: jobHex })
-    providers.observeLatency(providerId, generatedMs)
+    if (firstTokenAt !== undefined)
+      providers.observeLatency(providerId, {
+        firstTokenMs: firstTokenAt - started,
+        streamMs: lastTokenAt - firstTokenAt,
+        tokens: answer.tokens.length,
+      })
     const text = answer.releaseRest()
     const logprobs =
       req.logprobs === undefined

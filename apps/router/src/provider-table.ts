@@ -1,5 +1,6 @@
 import { type CapabilityRecord, type InfraxaNode, peerIdFromSignerKey } from '@infraxa/p2p'
 import type { Capability, ModelOffer } from '@infraxa/protocol'
+import { type JobTiming, observeLatency, type ProviderLatency } from './latency.js'
 import type { ProviderStore } from './provider-store.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -10,8 +11,8 @@ export interface KnownProvider {
   readonly publicKey: Uint8Array
   capability: Capability
   fetchedAt: number
-  /** Exponential moving average of job latency (ms). */
-  latencyMs: number | undefined
+  /** What this router measured of its speed (undefined: never served it). */
+  latency: ProviderLatency | undefined
 }
 
 /**
@@ -47,7 +48,7 @@ export class ProviderTable {
         publicKey: record.envelope.publicKey,
         capability: record.capability,
         fetchedAt: seenAt,
-        latencyMs: undefined,
+        latency: undefined,
       })
       void this.refresh(peerId)
     }
@@ -68,7 +69,7 @@ export class ProviderTable {
           publicKey: record.envelope.publicKey,
           capability: record.capability,
           fetchedAt: Date.now(),
-          latencyMs: previous?.latencyMs,
+          latency: previous?.latency,
         })
       })
       .catch(() => {
@@ -132,9 +133,10 @@ export class ProviderTable {
     return out
   }
 
-  observeLatency(peerId: string, ms: number): void {
+  /** Adds one served job's timing to the provider's moving averages. */
+  observeLatency(peerId: string, timing: JobTiming): void {
     const p = this.#providers.get(peerId)
-    if (p) p.latencyMs = p.latencyMs === undefined ? ms : 0.8 * p.latencyMs + 0.2 * ms
+    if (p) p.latency = observeLatency(p.latency, timing)
   }
 
   /** The public key a peer id stands for must be the key that signed its records. */

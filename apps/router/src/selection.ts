@@ -5,7 +5,10 @@ export interface Candidate {
   readonly score: number
   /** Reported load in [0, 1]. */
   readonly load: number
-  /** Observed median latency in ms (undefined when never measured). */
+  /**
+   * Expected time for this request in ms: the provider's measured first-token and per-token times at
+   * the request's length (`expectedJobMs`); undefined when never measured.
+   */
   readonly latencyMs: number | undefined
 }
 

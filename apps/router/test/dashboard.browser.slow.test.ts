@@ -97,6 +97,17 @@ describe('the dashboard in a real browser', () => {
     expect(href).toBe(`/v1/receipts/${id}`)
     const receipt = (await (await fetch(`${router.url}${href}`)).json()) as { verdict: string }
     expect(receipt.verdict).toBe('verified')
+    // The provider's measured speed (first-token and per-token times), in the JSON and on the page.
+    const data = (await (await fetch(`${router.url}/v1/dashboard`)).json()) as {
+      providers: Array<{ peer_id: string; first_token_ms: number | null; ms_per_token: number | null }>
+    }
+    const measured = data.providers.find((p) => p.peer_id === provider.peerId)!
+    expect(measured.first_token_ms).toBeGreaterThanOrEqual(0)
+    expect(measured.ms_per_token).toBeGreaterThan(0)
+    await page
+      .locator(`#providers tr[data-peer="${provider.peerId}"]`)
+      .filter({ hasText: 'ms/token' })
+      .waitFor({ timeout: 10_000 })
     // The chart has drawn the series, tokens/s among them.
     await page.locator('#chart polyline[data-series="tokens_per_second"]').waitFor({ timeout: 10_000 })
   })
