@@ -87,6 +87,22 @@ export class PayloadTooLargeError extends InfraxaError {
   }
 }
 
+/**
+ * A completion request whose body is not declared `application/json`. Maps to 415. Refused before it
+ * is read: a web page can make a browser send a `text/plain` or form POST to a router on the user's
+ * machine without asking first (no CORS preflight), and such a request must not run a paid job.
+ */
+export class UnsupportedMediaTypeError extends InfraxaError {
+  readonly status = 415
+  constructor(contentType: string | undefined) {
+    super(
+      'ERR_UNSUPPORTED_MEDIA_TYPE',
+      contentType ? `content-type "${contentType}" is not application/json` : 'no content-type given',
+      { details: 'Send the JSON body with "content-type: application/json".' },
+    )
+  }
+}
+
 /** The router's queue for this model is full: come back later. Maps to 429 with `Retry-After`. */
 export class TooManyRequestsError extends InfraxaError {
   readonly status = 429

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { InfraxaError } from '@infraxa/protocol'
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js'
-import { BadRequestError, PayloadTooLargeError } from './errors.js'
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js'
 import {
   type CompletionRequest,
   parseCompletionRequest,
@@ -93,7 +93,10 @@ function errorBody(error: InfraxaError): { error: Record<string, unknown> } {
   return {
     error: {
       message: error.details ? `${error.shortMessage}. ${error.details}` : error.shortMessage,
-      type: status === 400 || status === 404 || status === 413 ? 'invalid_request_error' : 'infraxa_error',
+      type:
+        status === 400 || status === 404 || status === 413 || status === 415
+          ? 'invalid_request_error'
+          : 'infraxa_error',
       param: error instanceof BadRequestError ? (error.param ?? null) : null,
       code: error.code,
     },
@@ -108,6 +111,11 @@ function retryAfterHeaders(error: unknown): Record<string, string> {
     'retry-after': String(Math.max(1, Math.ceil(seconds))),
     'retry-after-ms': String(Math.round(seconds * 1000)),
   }
+}
+
+/** Whether a declared content type is JSON (`application/json`, parameters such as charset allowed). */
+function isJson(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json'
 }
 
 function statusOf(error: unknown): number {
@@ -141,8 +149,10 @@ export function createHttpServer(api: RouterApi, limitsIn: HttpLimits = {}): Ser
               },
           {
             ...retryAfterHeaders(error),
-            // An oversize upload is not read to its end: this connection is not reused.
-            ...(error instanceof PayloadTooLargeError && { connection: 'close' }),
+            // An upload refused unread (oversize, not JSON) is not read to its end: no reuse.
+            ...((error instanceof PayloadTooLargeError || error instanceof UnsupportedMediaTypeError) && {
+              connection: 'close',
+            }),
           },
         )
       } else {
@@ -164,9 +174,17 @@ async function handle(
   const kind = path === '/v1/chat/completions' ? 'chat' : path === '/v1/completions' ? 'text' : undefined
   if (kind !== undefined) {
     if (req.method !== 'POST')
-      return sendJson(res, 405, {
-        error: { message: 'use POST', type: 'invalid_request_error', param: null, code: 'ERR_METHOD' },
-      })
+      return sendJson(
+        res,
+        405,
+        { error: { message: 'use POST', type: 'invalid_request_error', param: null, code: 'ERR_METHOD' } },
+        { allow: 'POST' },
+      )
+    if (!isJson(req.headers['content-type'])) {
+      req.resume()
+      setTimeout(() => req.destroy(), DRAIN_MS).unref()
+      throw new UnsupportedMediaTypeError(req.headers['content-type'])
+    }
     const declared = Number(req.headers['content-length'])
     if (Number.isFinite(declared) && declared > limits.maxBodyBytes) {
       // Refused before reading: the upload is drained, not buffered.
@@ -200,9 +218,12 @@ async function handle(
     return streamCompletion(api, request, res, abort, kind)
   }
   if (req.method !== 'GET')
-    return sendJson(res, 405, {
-      error: { message: 'use GET', type: 'invalid_request_error', param: null, code: 'ERR_METHOD' },
-    })
+    return sendJson(
+      res,
+      405,
+      { error: { message: 'use GET', type: 'invalid_request_error', param: null, code: 'ERR_METHOD' } },
+      { allow: 'GET' },
+    )
   if (path === '/v1/models') return sendJson(res, 200, { object: 'list', data: api.models() })
   if (path.startsWith('/v1/receipts/')) {
     const id = decodeURIComponent(path.slice('/v1/receipts/'.length))
