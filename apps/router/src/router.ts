@@ -12,7 +12,7 @@ import {
   merkleMode,
   type StepwiseTrigger,
 } from '@infraxa/proofs/modes'
-import { openEnvelope } from '@infraxa/protocol'
+import { InfraxaError, openEnvelope } from '@infraxa/protocol'
 import { zkSnarkMode } from '@infraxa/zk'
 import { routerConsensus } from './consensus.js'
 import { consensusMode } from './consensus-mode.js'
@@ -464,12 +464,30 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   let server: Server | undefined
   let url: string | undefined
   if (options.http !== false) {
-    const [host, portText] = (options.http ?? '127.0.0.1:8080').split(/:(?=\d+$)/)
+    const httpAddress = options.http ?? '127.0.0.1:8080'
+    const [host, portText] = httpAddress.split(/:(?=\d+$)/)
     server = createHttpServer(api)
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject)
-      server!.listen(Number(portText ?? 8080), host, () => resolve())
-    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject)
+        server!.listen(Number(portText ?? 8080), host, () => resolve())
+      })
+    } catch (error) {
+      // Nothing started so far may keep the process alive once createRouter has failed.
+      clearInterval(periodic)
+      journal.stop()
+      offConnect()
+      await economics.stop()
+      await node.stop()
+      db.close()
+      await disposeModels()
+      const code = (error as NodeJS.ErrnoException).code
+      throw new InfraxaError(
+        'ERR_HTTP_LISTEN',
+        `cannot serve HTTP on ${httpAddress}: ${code === 'EADDRINUSE' ? 'the address is in use' : (error as Error).message}`,
+        { details: 'Choose another --http host:port (port 0 picks a free one), or stop what holds it.' },
+      )
+    }
     const address = server.address() as AddressInfo
     url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
   }

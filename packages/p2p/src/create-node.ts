@@ -17,6 +17,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { fillRoutingTable, waitForDhtPeer } from './dht-readiness.js'
 import { loadOrCreateNodeKey } from './identity.js'
+import { listenFailure } from './listen-failure.js'
 import { type MdnsOptions, mdnsDiscovery } from './mdns-discovery.js'
 import { ModelAdvertiser } from './model-discovery.js'
 import { type InfraxaLibp2p, InfraxaNode, type NodeServices } from './node.js'
@@ -335,7 +336,7 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Infra
     libp2p = await createLibp2p<NodeServices>(config)
   } catch (error) {
     datastore?.close()
-    throw error
+    throw listenFailure(error) ?? error
   }
   started = libp2p
   const table = libp2p.services.dht === undefined ? undefined : routingTableOf(libp2p.services.dht)

@@ -121,6 +121,27 @@ export class InvalidKeyFileError extends InfraxaError {
   }
 }
 
+/** A listen address could not be bound (in use, not this machine's, not permitted). */
+export class ListenError extends InfraxaError {
+  /** Each address that failed, with the system's reason (e.g. `EADDRINUSE: address already in use …`). */
+  readonly failures: ReadonlyArray<{ address: string; reason: string }>
+  constructor(
+    failures: ReadonlyArray<{ address: string; reason: string }>,
+    options: InfraxaErrorOptions = {},
+  ) {
+    super(
+      'ERR_LISTEN',
+      `cannot listen on ${failures.map((f) => `${f.address} (${f.reason})`).join(', ') || 'the listen addresses'}`,
+      {
+        details:
+          'Choose another listen address (port 0 picks a free one), or stop the process that holds it.',
+        ...options,
+      },
+    )
+    this.failures = failures
+  }
+}
+
 /** The node was used after `stop()`. */
 export class NodeStoppedError extends InfraxaError {
   constructor() {
