@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 /** The verification summary every completion carries (field `infraxa`, ignored by OpenAI clients). */
 export interface CompletionReceipt {
   readonly receipt_id: string
@@ -132,7 +133,11 @@ export function textCompletionBody(
  * for `/v1/completions` (`kind: 'text'`) `text_completion` chunks carrying `text`.
  */
 export class ChunkWriter {
-  id: string
+  /**
+   * One id for every chunk of the stream, as OpenAI's (clients group chunks by it): made when the stream
+   * opens, since the receipts exist only at the end; each choice's last chunk names its receipt.
+   */
+  readonly id: string
   readonly #created = Math.floor(Date.now() / 1000)
   readonly #model: string
   readonly #kind: 'chat' | 'text'
@@ -141,7 +146,7 @@ export class ChunkWriter {
   constructor(model: string, kind: 'chat' | 'text' = 'chat') {
     this.#model = model
     this.#kind = kind
-    this.id = kind === 'chat' ? 'chatcmpl-pending' : 'cmpl-pending'
+    this.id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`
   }
 
   chunk(choices: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -172,7 +177,6 @@ export class ChunkWriter {
 
   /** The last chunk of a choice: finish reason, its log-probs (all at once, after verification), receipt. */
   finish(index: number, result: CompletionResult) {
-    this.id = result.id
     this.#fingerprint = systemFingerprint(result)
     if (this.#kind === 'text') {
       return this.chunk(

@@ -103,13 +103,22 @@ describe('the official openai client', () => {
     const text = ['', '']
     const finished: string[] = []
     let usage: OpenAI.CompletionUsage | undefined | null
+    const ids = new Set<string>()
+    const receipts = new Set<string>()
     for await (const chunk of stream) {
+      ids.add(chunk.id)
       for (const c of chunk.choices) {
         text[c.index] += c.delta.content ?? ''
         if (c.finish_reason) finished.push(c.finish_reason)
       }
+      const receipt = (chunk as { infraxa?: { receipt_id: string } }).infraxa?.receipt_id
+      if (receipt) receipts.add(receipt)
       if (chunk.usage) usage = chunk.usage
     }
+    // One id for the whole stream, as OpenAI's; each choice's last chunk names its own receipt.
+    expect(ids.size).toBe(1)
+    expect([...ids][0]).toMatch(/^chatcmpl-[0-9a-f]{24}$/)
+    expect(receipts.size).toBe(2)
     expect(finished).toHaveLength(2)
     expect(text[0]!.length).toBeGreaterThan(0)
     expect(usage?.completion_tokens).toBeGreaterThan(0)
