@@ -55,13 +55,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`infraxa: --prompt and --model are required\n\n${HELP}`)
     return 2
   }
-  const number = (name: string, fallback: number) => {
+  if (values.live === true && values.stream !== true) {
+    process.stderr.write(`infraxa: --live needs --stream (it says how streamed text is released)\n\n${HELP}`)
+    return 2
+  }
+  // Numbers are checked here, before any request: a bad one is a bad argument (exit 2).
+  const numbers: Record<string, number> = {}
+  for (const [name, fallback] of [
+    ['max-tokens', 64],
+    ['temperature', 0],
+    ['seed', 0],
+    ['top-p', 1],
+  ] as const) {
     const raw = values[name]
-    if (raw === undefined) return fallback
-    const n = Number(raw)
-    if (!Number.isFinite(n))
-      throw new InfraxaError('ERR_BAD_ARGUMENT', `--${name} must be a number, got "${raw}"`)
-    return n
+    const n = raw === undefined ? fallback : Number(raw)
+    if (typeof raw === 'boolean' || !Number.isFinite(n) || (typeof raw === 'string' && raw.trim() === '')) {
+      process.stderr.write(`infraxa: --${name} must be a number, got "${String(raw)}"\n\n${HELP}`)
+      return 2
+    }
+    numbers[name] = n
   }
   try {
     const stream = values.stream === true && values.json !== true
@@ -71,10 +83,10 @@ export async function main(argv: string[]): Promise<number> {
       prompt: values.prompt,
       ...(typeof values.system === 'string' && { system: values.system }),
       verification: (values.verification as string | undefined) ?? 'merkle',
-      maxTokens: number('max-tokens', 64),
-      temperature: number('temperature', 0),
-      seed: number('seed', 0),
-      ...(values['top-p'] !== undefined && { topP: number('top-p', 1) }),
+      maxTokens: numbers['max-tokens']!,
+      temperature: numbers.temperature!,
+      seed: numbers.seed!,
+      ...(values['top-p'] !== undefined && { topP: numbers['top-p']! }),
       stream,
       ...(values.live === true && { streamMode: 'live' as const }),
       ...(stream && { onText: (t: string) => process.stdout.write(t) }),

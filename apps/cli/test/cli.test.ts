@@ -102,9 +102,17 @@ describe('infraxa client', () => {
       expect(await main(['--prompt', 'x'])).toBe(2)
       expect(await main(['--bogus'])).toBe(2)
       expect(await main(['--router', url, '--model', 'missing', '--prompt', 'x'])).toBe(1)
-      expect(await main(['--router', url, '--model', 'm', '--prompt', 'x', '--max-tokens', 'lots'])).toBe(1)
+      // Bad values are bad arguments, found before any request reaches the router.
+      const before = lastBody
+      expect(await main(['--router', url, '--model', 'm', '--prompt', 'x', '--max-tokens', 'lots'])).toBe(2)
+      expect(await main(['--router', url, '--model', 'm', '--prompt', 'x', '--seed', ''])).toBe(2)
+      expect(await main(['--router', url, '--model', 'm', '--prompt', 'x', '--live'])).toBe(2)
+      expect(lastBody).toBe(before)
       expect(await main(['--router', url, '--model', 'm', '--prompt', 'x'])).toBe(0)
-      expect(String(err.mock.calls.map((c) => c[0]).join(''))).toMatch(/--prompt and --model are required/)
+      const said = String(err.mock.calls.map((c) => c[0]).join(''))
+      expect(said).toMatch(/--prompt and --model are required/)
+      expect(said).toMatch(/--max-tokens must be a number, got "lots"/)
+      expect(said).toMatch(/--live needs --stream/)
     } finally {
       err.mockRestore()
       out.mockRestore()

@@ -65,6 +65,22 @@ export function createDispatcher(deps: DispatchDeps): {
           return { hash: offer.modelHash, name: offer.name }
       }
     }
+    // A hash prefix of 8+ hex digits, as git takes one: the model whose hash alone starts with it.
+    if (/^[0-9a-f]{8,63}$/.test(lower)) {
+      const found = new Map<string, { hash: Uint8Array; name: string }>()
+      for (const m of verifyModels.all)
+        if (m.hashHex.startsWith(lower)) found.set(m.hashHex, { hash: m.hash, name: m.name })
+      for (const p of providers.all())
+        for (const o of p.capability.models)
+          if (hex(o.modelHash).startsWith(lower) && !found.has(hex(o.modelHash)))
+            found.set(hex(o.modelHash), { hash: o.modelHash, name: o.name })
+      if (found.size === 1) return [...found.values()][0]!
+      if (found.size > 1)
+        throw new BadRequestError(
+          `model hash prefix "${model}" matches ${found.size} models (${[...found.keys()].join(', ')}): give more digits`,
+          'model',
+        )
+    }
     const names = new Set<string>(verifyModels.all.map((m) => m.name))
     for (const p of providers.all()) for (const o of p.capability.models) names.add(o.name)
     throw new UnknownModelError(model, [...names])
@@ -78,6 +94,7 @@ export function createDispatcher(deps: DispatchDeps): {
     if (!registry.has(req.verification)) {
       throw new BadRequestError(
         `unknown verification mode "${req.verification}" (${registry.ids().join(', ')})`,
+        'verification',
       )
     }
     let model: { hash: Uint8Array; name: string }

@@ -79,6 +79,26 @@ describe('provider + router + client end to end (loopback, real models)', () => 
     }
   })
 
+  it('takes a model by its hash or a prefix of 8+ hex digits of it, as git takes commits', async () => {
+    const hash = a.models[0]!.hashHex
+    for (const model of [hash, hash.slice(0, 8).toUpperCase(), hash.slice(0, 20)]) {
+      const { status, json } = await chat(router.url!, {
+        model,
+        messages: [{ role: 'user', content: 'Once upon a time' }],
+        max_tokens: 4,
+      })
+      expect(status, model).toBe(200)
+      expect(json.infraxa.model_hash).toBe(hash)
+    }
+    // Shorter than 8 digits is not taken as a hash.
+    const short = await chat(router.url!, {
+      model: hash.slice(0, 7),
+      messages: [{ role: 'user', content: 'x' }],
+    })
+    expect(short.status).toBe(404)
+    expect(short.json.error.code).toBe('ERR_UNKNOWN_MODEL')
+  })
+
   it('is reproducible: the same greedy request gives the same answer', async () => {
     const body = {
       model: 'stories260K',
@@ -219,6 +239,14 @@ describe('provider + router + client end to end (loopback, real models)', () => 
       expect(res.status, body.slice(0, 60)).toBe(status)
       expect(((await res.json()) as any).error.code).toBe(code)
     }
+    const magic = await post(
+      JSON.stringify({
+        model: 'stories260K',
+        messages: [{ role: 'user', content: 'x' }],
+        verification: 'magic',
+      }),
+    )
+    expect(((await magic.json()) as any).error.param).toBe('verification')
     expect((await fetch(`${router.url}/v1/chat/completions`)).status).toBe(405)
     expect((await fetch(`${router.url}/nope`)).status).toBe(404)
     expect((await fetch(`${router.url}/v1/receipts/deadbeef`)).status).toBe(404)
