@@ -86,7 +86,24 @@ export function createDispatcher(deps: DispatchDeps): {
     throw new UnknownModelError(model, [...names])
   }
 
+  /** A request, counted once in `infraxa_requests_total` by how it ended (consensus: once, not per job). */
   async function complete(
+    req: CompletionRequest,
+    onText: ((text: string) => void) | undefined,
+    signal: AbortSignal,
+  ): Promise<CompletionResult> {
+    const start = performance.now()
+    try {
+      const result = await answer(req, onText, signal)
+      metrics.request('verified', performance.now() - start)
+      return result
+    } catch (error) {
+      metrics.request(outcomeOf(error, signal), performance.now() - start)
+      throw error
+    }
+  }
+
+  async function answer(
     req: CompletionRequest,
     onText: ((text: string) => void) | undefined,
     signal: AbortSignal,
@@ -151,7 +168,6 @@ export function createDispatcher(deps: DispatchDeps): {
     }
     const queue = hex(model.hash)
     if (!scheduler.enter(queue)) {
-      metrics.request('rejected_full')
       throw new TooManyRequestsError(model.name, scheduler.pending(queue), 1)
     }
     try {
@@ -245,7 +261,6 @@ export function createDispatcher(deps: DispatchDeps): {
           delivered,
         })
         const totalMs = performance.now() - admittedAt
-        metrics.request('verified', totalMs)
         return {
           ...result,
           receipt: {
@@ -299,11 +314,9 @@ export function createDispatcher(deps: DispatchDeps): {
       throw new BadRequestError(`every provider refused the request: ${refusals.join('; ')}`)
     }
     if (attempts.length === 0 && sawBusy) {
-      metrics.request('busy', performance.now() - admittedAt)
       throw new TooManyRequestsError(model.name, scheduler.pending(hex(model.hash)), 1)
     }
-    metrics.request('failed', performance.now() - admittedAt)
-    throw new NoVerifiedAnswerError(attempts.length > 0 ? attempts : ['no eligible provider for this model'])
+    throw new NoVerifiedAnswerError(attempts, performance.now() - admittedAt)
   }
 
   return { complete }
@@ -324,3 +337,16 @@ const CLIENT_CAUSED = new Set([
 ])
 
 const round2 = (ms: number) => Math.round(ms * 100) / 100
+
+/**
+ * How a request that did not end verified counts in `infraxa_requests_total`: `cancelled` (the client
+ * went away), `busy` (429: queue full or every provider busy), `refused` (the request itself: 4xx),
+ * else `failed` (no provider produced a verified answer, consensus not reached, a resume diverged).
+ */
+function outcomeOf(error: unknown, signal: AbortSignal): string {
+  if (signal.aborted) return 'cancelled'
+  if (error instanceof TooManyRequestsError) return 'busy'
+  const status = (error as { status?: unknown } | null)?.status
+  if (typeof status === 'number' && status >= 400 && status < 500) return 'refused'
+  return 'failed'
+}

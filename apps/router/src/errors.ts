@@ -71,10 +71,20 @@ export class ResumeDivergedError extends InfraxaError {
 export class NoVerifiedAnswerError extends InfraxaError {
   readonly status = 503
   readonly attempts: readonly string[]
-  constructor(attempts: readonly string[]) {
-    super('ERR_NO_VERIFIED_ANSWER', `no provider produced a verified answer (${attempts.length} tried)`, {
-      details: attempts.join('\n'),
-    })
+  /** @param attempts - one line per provider tried; none: no provider of the model could be asked. */
+  constructor(attempts: readonly string[], waitedMs?: number) {
+    super(
+      'ERR_NO_VERIFIED_ANSWER',
+      attempts.length > 0
+        ? `no provider produced a verified answer (${attempts.length} tried)`
+        : `no provider of this model could be asked${waitedMs === undefined ? '' : ` (waited ${Math.round(waitedMs / 1000)} s for one)`}`,
+      {
+        details:
+          attempts.length > 0
+            ? attempts.join('\n')
+            : 'None is known, or all are banned, busy or unfit for the request; see GET /v1/dashboard.',
+      },
+    )
     this.attempts = attempts
   }
 }

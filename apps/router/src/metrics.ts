@@ -31,7 +31,7 @@ export class RouterMetrics {
     const registers = [this.registry]
     this.#requests = new Counter({
       name: 'infraxa_requests_total',
-      help: 'Chat completions by outcome',
+      help: 'Completion requests by outcome (verified, failed, busy, refused, cancelled)',
       labelNames: ['outcome'],
       registers,
     })
@@ -102,7 +102,10 @@ export class RouterMetrics {
     })
   }
 
-  /** A completion ended (`verified`, `failed`, `busy`, `rejected_full`) after `ms` since admission. */
+  /**
+   * A completion request ended — `verified`, `failed`, `busy`, `refused` or `cancelled` — `ms` after the
+   * router took it (bodies the HTTP layer refuses, malformed or oversize, never get here).
+   */
   request(outcome: string, ms?: number): void {
     this.#requests.inc({ outcome })
     if (ms !== undefined) this.#latency.observe({ outcome }, ms / 1000)

@@ -254,6 +254,8 @@ describe('provider + router + client end to end (loopback, real models)', () => 
     expect(health.status).toBe('ok')
     const metrics = await (await fetch(`${router.url}/metrics`)).text()
     expect(metrics).toMatch(/infraxa_jobs_total\{verdict="verified"\} \d+/)
+    // Requests the router refused (unknown model, unknown mode) are counted too, not only verdicts.
+    expect(metrics).toMatch(/infraxa_requests_total\{outcome="refused"\} [1-9]/)
   })
 
   it('a prompt larger than the model context is refused with a 400 before any provider is asked', async () => {

@@ -66,7 +66,9 @@ describe('attacks and failures: substitution, restarts, dead providers', () => {
     stopped.push(router)
     const { status, json } = await ask(router, 'Once upon a time')
     expect(status).toBe(503)
-    expect(json.error.details ?? json.error.message).toMatch(/no eligible provider/)
+    // None was asked, and the error says so (it used to say "1 tried").
+    expect(json.error.message).toMatch(/no provider of this model could be asked \(waited \d+ s for one\)/)
+    expect(json.error.message).not.toMatch(/tried/)
     expect(cheater.jobsServed).toBe(0)
   })
 
