@@ -152,6 +152,7 @@ export async function main(argv: string[]): Promise<number> {
       'infraxa-provider: warning: one --bootstrap peer; give 3 or more, run by different operators, so no single peer decides what this node sees\n',
     )
   }
+  const progress = progressLines(process.stderr)
   try {
     const provider = await createProvider({
       models: models.map((m): ModelSource => (m.startsWith('hf:') ? { uri: m } : { path: m })),
@@ -169,11 +170,14 @@ export async function main(argv: string[]): Promise<number> {
       ...(payments && { payments }),
       ...(metrics && { metrics }),
       onProgress: (model, p) => {
-        const line =
-          p.phase === 'load'
-            ? `loading ${model}: ${Math.round(p.fraction * 100)}%`
-            : `downloading ${model}: ${(p.downloadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`
-        process.stderr.write(`\r${line}`)
+        if (p.phase === 'load')
+          progress.show(`loading ${model}`, `${Math.round(p.fraction * 100)}%`, p.fraction)
+        else
+          progress.show(
+            `downloading ${model}`,
+            `${(p.downloadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`,
+            p.totalBytes > 0 ? p.downloadedBytes / p.totalBytes : 0,
+          )
       },
       // A progress line for long zk proofs (more than two windows).
       onZkProgress: (job, p) => {
@@ -184,7 +188,7 @@ export async function main(argv: string[]): Promise<number> {
         }
       },
     })
-    process.stderr.write('\n')
+    progress.end()
     for (const m of provider.models) process.stdout.write(`serving ${m.name} (${m.hashHex})\n`)
     for (const a of provider.node.multiaddrs) process.stdout.write(`listening on ${a.toString()}\n`)
     if (provider.metricsUrl) process.stdout.write(`metrics on ${provider.metricsUrl}/metrics\n`)
@@ -208,9 +212,37 @@ export async function main(argv: string[]): Promise<number> {
     await provider.stop()
     return 0
   } catch (error) {
+    progress.end()
     process.stderr.write(
       `infraxa-provider: ${error instanceof InfraxaError ? error.message : String(error)}\n`,
     )
     return 1
+  }
+}
+
+/**
+ * Progress of loading or downloading: one line rewritten in place on a terminal; elsewhere (a log
+ * file, a pipe) a line per quarter done, so nothing is glued to the next message.
+ */
+function progressLines(stream: NodeJS.WriteStream) {
+  let open = false
+  const shown = new Map<string, number>()
+  return {
+    show(what: string, amount: string, fraction: number): void {
+      if (stream.isTTY) {
+        stream.write(`\r${what}: ${amount}\x1b[K`)
+        open = true
+        return
+      }
+      const quarter = Math.min(4, Math.floor(fraction * 4))
+      if (shown.get(what) === quarter) return
+      shown.set(what, quarter)
+      stream.write(`${what}: ${amount}\n`)
+    },
+    /** Ends a line left open on a terminal. */
+    end(): void {
+      if (open) stream.write('\n')
+      open = false
+    },
   }
 }

@@ -24,7 +24,6 @@ import {
   SamplingRule,
   type SignedEnvelope,
   signEnvelope,
-  TokenCheckSchema,
 } from '@infraxa/protocol'
 import { checkZkAudit, ZK_SNARK_MODE_ID } from '@infraxa/zk'
 import { answerLogprobs } from './answer-logprobs.js'
@@ -34,7 +33,7 @@ import type { JobJournal } from './dashboard.js'
 import type { CompletionReceipt, CompletionRequest, CompletionResult } from './http.js'
 import type { RouterMetrics } from './metrics.js'
 import type { ProviderTable } from './provider-table.js'
-import type { ReceiptStore } from './receipts.js'
+import { type ReceiptStore, tokenCheckMessage } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
 import { auditAfterStream } from './stream-cache-executor.js'
 import type { TokenEvidence } from './token-evidence.js'
@@ -551,15 +550,4 @@ export class VerificationFailed extends InfraxaError {
 
 function sameTokens(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i])
-}
-
-/** The receipt's record of a per-token verdict. */
-function tokenCheckMessage(v: TokenVerdict) {
-  return create(TokenCheckSchema, {
-    steps: v.steps,
-    mismatches: v.mismatches,
-    largestMargin: Number.isFinite(v.largestMargin) ? v.largestMargin : -1,
-    pValue: v.pValue,
-    verdict: v.verdict,
-  })
 }

@@ -37,7 +37,7 @@ export class RouterMetrics {
     })
     this.#jobs = new Counter({
       name: 'infraxa_jobs_total',
-      help: 'Provider jobs by verdict',
+      help: 'Provider jobs by verdict (an optimistic job counts pending when answered, then its settled verdict)',
       labelNames: ['verdict'],
       registers,
     })

@@ -1,17 +1,34 @@
 import type { DatabaseSync } from 'node:sqlite'
+import type { TokenVerdict } from '@infraxa/proofs/audit'
 import {
+  create,
   decodeEnvelope,
   encodeEnvelope,
   type InferenceRequest,
   type InferenceResponse,
   openEnvelope,
   type SignedEnvelope,
+  TokenCheckSchema,
 } from '@infraxa/protocol'
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64')
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
-/** A receipt's id from a completion id (`chatcmpl-…`, `cmpl-…`, which name the receipt of their job) or the id itself. */
+/** The receipt's record of a per-token verdict. */
+export function tokenCheckMessage(v: TokenVerdict) {
+  return create(TokenCheckSchema, {
+    steps: v.steps,
+    mismatches: v.mismatches,
+    largestMargin: Number.isFinite(v.largestMargin) ? v.largestMargin : -1,
+    pValue: v.pValue,
+    verdict: v.verdict,
+  })
+}
+
+/**
+ * A receipt's id from a completion id (`chatcmpl-…`, `cmpl-…` of an answer not streamed, which name the
+ * receipt of their job) or the id itself.
+ */
 export function receiptIdOf(id: string): string {
   return id.replace(/^(chat)?cmpl-/, '')
 }

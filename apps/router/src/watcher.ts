@@ -1,4 +1,5 @@
 import type { InfraxaNode } from '@infraxa/p2p'
+import type { TokenVerdict } from '@infraxa/proofs/audit'
 import { MERKLE_MODE_ID, type ModeRegistry } from '@infraxa/proofs/modes'
 import {
   create,
@@ -9,7 +10,7 @@ import {
   signEnvelope,
 } from '@infraxa/protocol'
 import { fetchAuditProof, signAuditChallenge } from './audit-request.js'
-import type { ReceiptStore } from './receipts.js'
+import { type ReceiptStore, tokenCheckMessage } from './receipts.js'
 import type { ReputationBook } from './reputation.js'
 import type { VerifyModels } from './verify-models.js'
 
@@ -64,8 +65,26 @@ export function createWatcher({
     providerId: string,
     modelHash: Uint8Array,
   ): Promise<{ verdict: string; reason: string }> {
-    const settle = (verdict: 'verified' | 'failed', reason: string) => {
-      const updated = create(ReceiptSchema, { ...receipt, verdict, reason, issuedAtMs: BigInt(Date.now()) })
+    // The settled receipt carries what the verdict rests on, as an audited job's does: the challenge,
+    // the provider's signed answer to it and the per-token check, for anyone to check again.
+    const settle = (
+      verdict: 'verified' | 'failed',
+      reason: string,
+      evidence: {
+        challenge?: SignedEnvelope
+        auditProof?: SignedEnvelope
+        tokenCheck?: TokenVerdict | undefined
+      } = {},
+    ) => {
+      const updated = create(ReceiptSchema, {
+        ...receipt,
+        verdict,
+        reason,
+        issuedAtMs: BigInt(Date.now()),
+        ...(evidence.challenge && { challenge: evidence.challenge }),
+        ...(evidence.auditProof && { auditProof: evidence.auditProof }),
+        ...(evidence.tokenCheck && { tokenCheck: tokenCheckMessage(evidence.tokenCheck) }),
+      })
       receipts.put(jobHex, signEnvelope('RECEIPT', updated, node.signer), providerId, verdict)
       onSettled(verdict, jobHex, reason)
       return { verdict, reason }
@@ -91,7 +110,9 @@ export function createWatcher({
           jobId: jobHex,
           reason: `watcher audit refused: ${error.shortMessage}`,
         })
-        return settle('failed', `the provider did not answer the watcher's audit: ${error.shortMessage}`)
+        return settle('failed', `the provider did not answer the watcher's audit: ${error.shortMessage}`, {
+          challenge: challengeEnvelope,
+        })
       }
       // The full audit check: challenged steps exactly, openings under the signed root, sampling rule,
       // re-execution within tolerance, prompt.
@@ -104,16 +125,21 @@ export function createWatcher({
           tokenNoise: verifyModels.noiseFor(modelHash, res.engine),
         },
       )
+      const evidence = {
+        challenge: challengeEnvelope,
+        auditProof,
+        tokenCheck: result.details?.tokenCheck as TokenVerdict | undefined,
+      }
       if (!result.valid) {
         reputation.record(providerId, 'fraud', { jobId: jobHex, reason: result.reason })
         await onAuditFailed?.({ request, response }, challenge.steps, providerId).catch((error: unknown) => {
           console.error('router: could not take the fraud to the stake contract:', error)
         })
-        return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`)
+        return settle('failed', `fraud proven by the watcher's audit: ${result.reason}`, evidence)
       }
       reputation.record(providerId, 'success', { jobId: jobHex })
       onVerified?.(providerId, jobHex, res.promptTokens.length + res.outputTokens.length)
-      return settle('verified', `watcher re-executed ${challenge.steps.length} steps`)
+      return settle('verified', `watcher re-executed ${challenge.steps.length} steps`, evidence)
     } catch (error) {
       const reason = error instanceof InfraxaError ? error.shortMessage : String(error)
       if (!(error instanceof InfraxaError)) console.error('router: watcher error', error)

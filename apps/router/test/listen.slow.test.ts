@@ -70,5 +70,8 @@ describe('an address already in use', () => {
     expect(code).toBe(1)
     expect(err).toContain(`cannot listen on /ip4/127.0.0.1/tcp/${port} (EADDRINUSE`)
     expect(err).not.toMatch(/\n\s+at |faultTolerance/)
+    // Not a terminal: progress comes as whole lines, and the error on a line of its own.
+    expect(err).not.toContain('\r')
+    expect(err).toMatch(/(^|\n)infraxa-provider: cannot listen/)
   }, 90_000)
 })

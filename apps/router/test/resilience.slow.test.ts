@@ -335,11 +335,17 @@ describe('fraud_proof mode end to end', () => {
         await fetch(`${router.url}/v1/receipts/${json.infraxa.receipt_id}`)
       ).json()) as any
       expect(receipt.verdict).toBe(settled.verdict)
+      // The settled receipt holds what the watcher's verdict rests on, for anyone to check again.
+      expect(receipt.audit.steps.length).toBeGreaterThan(0)
+      expect(receipt.envelopes.challenge.length).toBeGreaterThan(100)
+      expect(receipt.envelopes.audit_proof.length).toBeGreaterThan(100)
       if (json.infraxa.provider === cheater.peerId) {
         expect(settled.verdict).toBe('failed')
         expect(settled.reason).toMatch(/fraud proven/)
       } else {
         expect(settled.verdict).toBe('verified')
+        // Past the opened steps, every replayed token was scored too.
+        expect(receipt.token_check.steps).toBeGreaterThan(0)
       }
     }
     expect(seen.has(cheater.peerId)).toBe(true)
