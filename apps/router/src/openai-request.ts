@@ -48,7 +48,10 @@ export type ParameterSupport = 'supported' | 'refused' | 'accepted'
  */
 export const CHAT_PARAMETERS: Readonly<Record<string, { support: ParameterSupport; note: string }>> = {
   model: { support: 'supported', note: 'a model name or hash from GET /v1/models' },
-  messages: { support: 'supported', note: 'system / user / assistant, string content' },
+  messages: {
+    support: 'supported',
+    note: 'system / developer / user / assistant; string content or text parts',
+  },
   max_tokens: { support: 'supported', note: '1..limit (default 128)' },
   max_completion_tokens: { support: 'supported', note: 'same as max_tokens' },
   temperature: { support: 'supported', note: '0..2, default 1; seeded sampling the verifier recomputes' },
@@ -153,6 +156,27 @@ function checkUnsupported(
     refuse('parallel_tool_calls', 'must be a boolean')
 }
 
+/**
+ * A message's text: its string content, or its content parts — OpenAI's `[{ type: 'text', text }]`,
+ * which SDKs and frameworks send — joined with newlines. Other parts (images, audio, files) are refused:
+ * these models read text only.
+ */
+function messageText(content: unknown, i: number): string {
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content) || content.length === 0)
+    refuse(`messages[${i}].content`, 'must be a string or a non-empty array of text parts')
+  return content
+    .map((part, j) => {
+      if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string')
+        refuse(
+          `messages[${i}].content[${j}]`,
+          `must be a text part ({ "type": "text", "text": "…" }); ${isObject(part) && typeof part.type === 'string' ? `"${part.type}" parts are not supported (text-only models)` : 'got something else'}`,
+        )
+      return part.text
+    })
+    .join('\n')
+}
+
 /** Validates an OpenAI chat-completions body (`POST /v1/chat/completions`). */
 export function parseCompletionRequest(body: unknown, limits: RequestLimits): CompletionRequest {
   if (!isObject(body)) throw new BadRequestError('body must be a JSON object')
@@ -167,9 +191,8 @@ export function parseCompletionRequest(body: unknown, limits: RequestLimits): Co
     if (role !== 'system' && role !== 'user' && role !== 'assistant' && role !== 'developer') {
       refuse(`messages[${i}].role`, 'must be system, developer, user or assistant')
     }
-    if (typeof content !== 'string') refuse(`messages[${i}].content`, 'must be a string')
     // OpenAI's "developer" role is the system role of older models.
-    return { role: role === 'developer' ? 'system' : role, content }
+    return { role: role === 'developer' ? 'system' : role, content: messageText(content, i) }
   })
   return { ...parseShared(body, limits, 128), messages, ...parseChatOnly(body) }
 }

@@ -123,10 +123,30 @@ describe('parseCompletionRequest: every OpenAI chat parameter works or is refuse
     ).toEqual({ role: 'system', content: 'be brief' })
   })
 
+  it('takes OpenAI content parts: text parts joined with newlines', () => {
+    const parts = [
+      { type: 'text', text: 'Once upon' },
+      { type: 'text', text: 'a time' },
+    ]
+    const r = parseCompletionRequest({ ...ok, messages: [{ role: 'user', content: parts }] }, limits)
+    expect(r.messages).toEqual([{ role: 'user', content: 'Once upon\na time' }])
+  })
+
   it('refuses unknown arguments and malformed bodies, naming what is wrong', () => {
     expect(refusal({ ...ok, temprature: 1 })).toMatchObject({ param: 'temprature' })
     expect(refusal({ ...ok, messages: [{ role: 'tool', content: 'x' }] }).param).toBe('messages[0].role')
     expect(refusal({ ...ok, messages: [{ role: 'user', content: 5 }] }).param).toBe('messages[0].content')
+    expect(refusal({ ...ok, messages: [{ role: 'user', content: [] }] }).param).toBe('messages[0].content')
+    const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }
+    const refusedImage = refusal({
+      ...ok,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }, image] }],
+    })
+    expect(refusedImage.param).toBe('messages[0].content[1]')
+    expect(refusedImage.message).toMatch(/"image_url" parts are not supported/)
+    expect(refusal({ ...ok, messages: [{ role: 'user', content: [{ type: 'text', text: 7 }] }] }).param).toBe(
+      'messages[0].content[0]',
+    )
     expect(refusal({ ...ok, messages: Array(9).fill(ok.messages[0]) }).param).toBe('messages')
     expect(refusal({ ...ok, top_p: 7 }).message).toMatch(/top_p.*\(0, 1\]/)
     expect(parseCompletionRequest({ ...ok, top_p: 0.9 }, limits).topP).toBe(0.9)

@@ -67,6 +67,31 @@ describe('the official openai client', () => {
     expect(one.choices[0]!.message.content).toBe(r.choices[0]!.message.content)
   })
 
+  it('content parts, as SDKs send them: the same answer as the joined text', async () => {
+    const parts = await client.chat.completions.create({
+      model: 'stories260K',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Once upon' },
+            { type: 'text', text: 'a time' },
+          ],
+        },
+      ],
+      max_tokens: 12,
+      temperature: 0,
+    })
+    const text = await client.chat.completions.create({
+      model: 'stories260K',
+      messages: [{ role: 'user', content: 'Once upon\na time' }],
+      max_tokens: 12,
+      temperature: 0,
+    })
+    expect((parts as unknown as { infraxa: { verdict: string } }).infraxa.verdict).toBe('verified')
+    expect(parts.choices[0]!.message.content).toBe(text.choices[0]!.message.content)
+  })
+
   it('logprobs: per token, from the router’s re-execution, adding up to the text', async () => {
     const r = await client.chat.completions.create({
       model: 'stories260K',
