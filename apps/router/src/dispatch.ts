@@ -86,7 +86,10 @@ export function createDispatcher(deps: DispatchDeps): {
     throw new UnknownModelError(model, [...names])
   }
 
-  /** A request, counted once in `infraxa_requests_total` by how it ended (consensus: once, not per job). */
+  /**
+   * A completion (one choice of a request), counted once in `infraxa_requests_total` by how it ended:
+   * a consensus answer once, not once per provider job.
+   */
   async function complete(
     req: CompletionRequest,
     onText: ((text: string) => void) | undefined,

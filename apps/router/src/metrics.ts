@@ -103,8 +103,9 @@ export class RouterMetrics {
   }
 
   /**
-   * A completion request ended — `verified`, `failed`, `busy`, `refused` or `cancelled` — `ms` after the
-   * router took it (bodies the HTTP layer refuses, malformed or oversize, never get here).
+   * A completion (one choice of a request) ended — `verified`, `failed`, `busy`, `refused` or
+   * `cancelled` — `ms` after the router took it (bodies the HTTP layer refuses, malformed, oversize or
+   * not JSON, never get here).
    */
   request(outcome: string, ms?: number): void {
     this.#requests.inc({ outcome })
