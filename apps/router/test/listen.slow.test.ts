@@ -1,31 +1,15 @@
-import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { storiesPath, tempDir } from './support/index.js'
+import { runToEnd } from './support/run-to-end.js'
 
 const PROVIDER_BIN = resolve(import.meta.dirname, '../../provider/bin/infraxa-provider.js')
 const ROUTER_BIN = resolve(import.meta.dirname, '../bin/infraxa-router.js')
 
-/** Runs a bin to its end (killed after 60 s: a hang fails the test); its exit code and output. */
-function run(bin: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (b) => (out += b))
-    child.stderr.on('data', (b) => (err += b))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      done({ code, out, err })
-    })
-  })
-}
+/** Runs a bin to its end (killed after 60 s: a hang fails the test). */
+const run = (bin: string, args: string[]) => runToEnd(process.execPath, [bin, ...args])
 
 // A port something else holds: the apps must say so in one line and exit, not hang or print stacks.
 describe('an address already in use', () => {

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { runToEnd } from './support/run-to-end.js'
 
 const ROOT = resolve(import.meta.dirname, '../../..')
 // The router app depends on every library, so an example written here resolves `@infraxa/*` (built) and
@@ -16,24 +16,6 @@ function firstExample(readme: string): string {
   return match[1]!
 }
 
-function run(file: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((done) => {
-    const child = spawn(TSX, [file], {
-      cwd: SCRATCH,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
-    })
-    let output = ''
-    child.stdout.on('data', (b) => (output += b))
-    child.stderr.on('data', (b) => (output += b))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      done({ code, output })
-    })
-  })
-}
-
 // Every library README promises an example that runs as written (the zk one had drifted: it used
 // names it never defined). The apps' READMEs show fragments of a running network instead.
 describe('README examples run as written', () => {
@@ -44,7 +26,8 @@ describe('README examples run as written', () => {
     it(`packages/${pkg}/README.md`, async () => {
       const file = join(SCRATCH, `${pkg}.mts`)
       writeFileSync(file, firstExample(resolve(ROOT, `packages/${pkg}/README.md`)))
-      const { code, output } = await run(file)
+      const { code, out, err } = await runToEnd(TSX, [file], { cwd: SCRATCH, timeoutMs: 120_000 })
+      const output = out + err
       expect(code, output).toBe(0)
       expect(output).not.toMatch(/Error|undefined is not/)
     }, 150_000)
