@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { parseAddress, parseAmount } from '@infraxa/chain'
 import { defaultThreads } from '@infraxa/engine'
@@ -82,8 +83,12 @@ export async function main(argv: string[]): Promise<number> {
     return 2
   }
   const threads = Number(values.threads ?? defaultThreads())
-  if (!Number.isInteger(threads) || threads < 1) {
-    process.stderr.write('infraxa-provider: --threads must be a positive integer\n')
+  // More threads than cores only make ggml's spinning workers fight for them (1,000 on 2 cores: every
+  // job timed out and SIGTERM no longer stopped the process).
+  if (!Number.isInteger(threads) || threads < 1 || threads > availableParallelism()) {
+    process.stderr.write(
+      `infraxa-provider: --threads must be an integer in 1..${availableParallelism()} (the cores here)\n`,
+    )
     return 2
   }
   const parallel = Number(values.parallel ?? 1)

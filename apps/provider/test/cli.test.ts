@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { main } from '../src/index.js'
 
@@ -11,6 +12,8 @@ describe('infraxa-provider CLI', () => {
     expect(String(out.mock.calls[0]?.[0])).toMatch(/--model <path\|hf:uri>/)
     expect(await main([])).toBe(2)
     expect(await main(['--model', 'x.gguf', '--threads', '0'])).toBe(2)
+    // More threads than cores: refused (1,000 on 2 cores made every job time out).
+    expect(await main(['--model', 'x.gguf', '--threads', String(availableParallelism() + 1)])).toBe(2)
     expect(await main(['--model', 'x.gguf', '--gpu', 'quantum'])).toBe(2)
     expect(await main(['--model', 'x.gguf', '--parallel', '0'])).toBe(2)
     expect(await main(['--model', 'x.gguf', '--max-queue', '-1'])).toBe(2)
